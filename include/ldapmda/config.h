@@ -1,0 +1,68 @@
+// config: ldapmda.conf and -o overrides, read with Boost.ProgramOptions.
+// Every key has its name, default and check here; conf/ldapmda.conf and
+// ldapmda(8) document them. Lookup keys reuse Postfix ldap_table(5) names.
+#ifndef LDAPMDA_CONFIG_H_
+#define LDAPMDA_CONFIG_H_
+
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ldapmda {
+
+inline constexpr char kDefaultConfigFile[] = "/etc/ldapmda/ldapmda.conf";
+
+enum class Scope { kBase, kOne, kSub };
+enum class BindMethod { kNone, kSimple, kSasl };
+enum class TlsRequireCert { kNever, kAllow, kTry, kDemand };
+enum class LogTarget { kSyslog, kStderr };
+
+struct Config {
+  // Directory access (ldap_table(5) names).
+  std::vector<std::string> server_host{"ldap://localhost"};
+  std::vector<std::string> store_host;  // empty: use server_host
+  std::string search_base;              // required
+  Scope scope = Scope::kSub;
+  std::string query_filter = "(mail=%s)";
+  BindMethod bind = BindMethod::kNone;
+  std::string bind_dn;
+  std::string bind_pw_file;
+  std::string sasl_mech = "EXTERNAL";
+  bool start_tls = false;
+  std::string tls_ca_cert_file;
+  TlsRequireCert tls_require_cert = TlsRequireCert::kDemand;
+  std::chrono::milliseconds timeout{10000};
+  int version = 3;
+  // Storage and limits.
+  std::string mailbox_dn = "cn=mailbox,{dn}";
+  std::size_t max_message_size = 10485760;
+  std::chrono::milliseconds deadline{60000};
+  LogTarget log = LogTarget::kSyslog;
+
+  const std::vector<std::string>& StoreHosts() const {
+    return store_host.empty() ? server_host : store_host;
+  }
+};
+
+// A configuration problem, with the file and line (or the -o option) in
+// what(). Reported as 4.3.5: a broken configuration defers, never bounces.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads `path`, then applies each "key=value" of `overrides` on top.
+// Unknown keys, bad values and a missing search_base are errors.
+// Throws ConfigError.
+Config LoadConfig(const std::string& path,
+                  const std::vector<std::string>& overrides);
+
+// Reads the bind password: the first line of the file, without its line
+// end. Throws ConfigError when the file cannot be read.
+std::string ReadPasswordFile(const std::string& path);
+
+}  // namespace ldapmda
+
+#endif  // LDAPMDA_CONFIG_H_

@@ -1,0 +1,46 @@
+// ldap_directory: Directory over libldap. Connects lazily on first use,
+// tries the URIs in order and fails over past refused, dead, hung and
+// read-only (referral, shadow context) servers, with every call bounded by
+// the per-operation timeout and the run's deadline.
+#ifndef LDAPMDA_LDAP_DIRECTORY_H_
+#define LDAPMDA_LDAP_DIRECTORY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ldapmda/config.h"
+#include "ldapmda/deadline.h"
+#include "ldapmda/directory.h"
+
+namespace ldapmda {
+
+class LdapDirectory : public Directory {
+ public:
+  // `uris` must not be empty. `password` is used for bind = simple.
+  LdapDirectory(const Config& config, std::vector<std::string> uris,
+                std::string password, const Deadline& deadline);
+  ~LdapDirectory() override;
+  LdapDirectory(const LdapDirectory&) = delete;
+  LdapDirectory& operator=(const LdapDirectory&) = delete;
+
+  DirResult Search(const SearchRequest& request,
+                   std::vector<Entry>* entries) override;
+  DirResult Add(const std::string& dn,
+                const std::vector<AttributeView>& attributes) override;
+
+  // The URI of the server that answered last (for logs and tests).
+  const std::string& current_uri() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Makes libldap and liblber log through ldapmda's log, and ignores
+// SIGPIPE (libldap does not protect against it). Call once at start.
+void InitLdapLibrary();
+
+}  // namespace ldapmda
+
+#endif  // LDAPMDA_LDAP_DIRECTORY_H_

@@ -1,0 +1,313 @@
+// cli: pipe mode (see cli.h). The steps of one run, in order: argv,
+// configuration, deadline, message, directory, one delivery per
+// recipient, one verdict. Any failure before a recipient is looked at
+// becomes the same outcome for every recipient; any exception defers.
+#include "ldapmda/cli.h"
+
+#include <fcntl.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <new>
+#include <sstream>
+
+#include "ldapmda/config.h"
+#include "ldapmda/deadline.h"
+#include "ldapmda/delivery.h"
+#include "ldapmda/escape.h"
+#include "ldapmda/ldap_directory.h"
+#include "ldapmda/log.h"
+#include "ldapmda/message.h"
+#include "ldapmda/status.h"
+
+namespace po = boost::program_options;
+
+namespace ldapmda {
+namespace {
+
+// State for the SIGALRM backstop, which must be async-signal-safe.
+int g_alarm_fd = -1;
+char g_alarm_line[128];
+std::size_t g_alarm_len = 0;
+
+void OnDeadline(int) {
+  if (g_alarm_fd >= 0) {
+    [[maybe_unused]] ssize_t n = write(g_alarm_fd, g_alarm_line, g_alarm_len);
+  }
+  _exit(75);
+}
+
+// Backstop for anything that ignores the per-call timeouts (name
+// resolution, a stuck library): at the deadline, defer and exit. Safe at
+// any point because a retry of a stored message is deduplicated.
+void ArmDeadline(std::chrono::milliseconds budget, int out_fd) {
+  g_alarm_fd = out_fd;
+  const int n = std::snprintf(g_alarm_line, sizeof g_alarm_line,
+                              "4.3.0 deadline of %.3f seconds exceeded\n",
+                              static_cast<double>(budget.count()) / 1000.0);
+  g_alarm_len = n > 0 ? static_cast<std::size_t>(n) : 0;
+  struct sigaction sa {};
+  sa.sa_handler = OnDeadline;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, nullptr);
+  itimerval timer{};
+  timer.it_value.tv_sec = static_cast<time_t>(budget.count() / 1000);
+  timer.it_value.tv_usec =
+      static_cast<suseconds_t>((budget.count() % 1000) * 1000);
+  setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
+void DisarmDeadline() {
+  itimerval timer{};
+  setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
+void WriteAll(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+enum class ReadStatus { kOk, kTooBig, kError };
+
+// Reads all of `fd`, binary-safe, but never more than max + 1 bytes.
+ReadStatus ReadMessage(int fd, std::size_t max, std::string* out,
+                       std::string* error) {
+  std::string& data = *out;
+  std::size_t used = 0;
+  data.resize(64 * 1024);
+  for (;;) {
+    if (used == data.size()) {
+      if (data.size() > max) return ReadStatus::kTooBig;
+      data.resize(std::min(data.size() * 2, max + 1));
+    }
+    const ssize_t n = read(fd, data.data() + used, data.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = std::strerror(errno);
+      return ReadStatus::kError;
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  data.resize(used);
+  if (used > max) return ReadStatus::kTooBig;
+  return ReadStatus::kOk;
+}
+
+po::options_description CommandLine() {
+  using Strings = std::vector<std::string>;
+  po::options_description desc("Options");
+  auto add = desc.add_options();
+  add("help,h", "print this help and exit");
+  add("version,V", "print the version and exit");
+  add("config,c", po::value<std::string>()->value_name("FILE"),
+      "configuration file (default /etc/ldapmda/ldapmda.conf)");
+  add("option,o", po::value<Strings>()->composing()->value_name("KEY=VALUE"),
+      "override one configuration key (repeatable)");
+  add("from,f", po::value<std::string>()->value_name("SENDER"),
+      "envelope sender; \"\" or MAILER-DAEMON for the null sender");
+  add("original-recipient,a",
+      po::value<Strings>()->multitoken()->composing()->value_name("ADDR..."),
+      "original recipients before rewriting, one per -d recipient");
+  add("queue-id,q", po::value<std::string>()->value_name("ID"),
+      "Postfix queue ID, for the log");
+  add("deliver,d",
+      po::value<Strings>()->multitoken()->composing()->value_name(
+          "RECIPIENT..."),
+      "deliver to these recipients");
+  return desc;
+}
+
+// Delivers to every recipient and fills `outcomes`.
+void DeliverAll(const Options& opts, const Config& config,
+                const Deadline& deadline, std::string_view raw,
+                std::vector<RecipientOutcome>& outcomes) {
+  const MessageInfo info = ParseMessage(raw);
+  const std::string password = config.bind == BindMethod::kSimple
+                                   ? ReadPasswordFile(config.bind_pw_file)
+                                   : std::string();
+  LdapDirectory lookup(config, config.server_host, password, deadline);
+  std::unique_ptr<LdapDirectory> store;
+  if (!config.store_host.empty()) {
+    store = std::make_unique<LdapDirectory>(config, config.store_host, password,
+                                            deadline);
+  }
+  Delivery delivery(config, lookup, store ? *store : lookup, deadline);
+  for (std::size_t i = 0; i < opts.recipients.size(); ++i) {
+    const std::string& rcpt = opts.recipients[i];
+    const Envelope envelope{opts.sender, opts.OriginalRecipient(i),
+                            opts.queue_id};
+    const DeliveryResult result = delivery.Deliver(raw, info, envelope, rcpt);
+    outcomes.push_back({rcpt, result.outcome});
+    Log(LogLevel::kInfo,
+        FormatDeliveryLine({opts.queue_id, rcpt, envelope.original_recipient,
+                            info.message_id.value_or(""), raw.size(),
+                            deadline.Elapsed(), result.outcome, ""}));
+  }
+}
+
+// The same outcome for every recipient, each logged.
+void FailAll(const Options& opts, const Outcome& outcome, std::size_t size,
+             const Deadline& deadline,
+             std::vector<RecipientOutcome>& outcomes) {
+  outcomes.clear();
+  for (std::size_t i = 0; i < opts.recipients.size(); ++i) {
+    const std::string& rcpt = opts.recipients[i];
+    outcomes.push_back({rcpt, outcome});
+    Log(LogLevel::kInfo,
+        FormatDeliveryLine({opts.queue_id, rcpt, opts.OriginalRecipient(i), "",
+                            size, deadline.Elapsed(), outcome, ""}));
+  }
+}
+
+}  // namespace
+
+Options ParseOptions(int argc, const char* const* argv) {
+  po::options_description desc = CommandLine();
+  po::positional_options_description positional;
+  positional.add("deliver", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv)
+                  .options(desc)
+                  .positional(positional)
+                  .run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  Options opts;
+  opts.help = vm.count("help") > 0;
+  opts.version = vm.count("version") > 0;
+  const auto get = [&](const char* name) {
+    return vm.count(name) ? vm[name].as<std::string>() : std::string();
+  };
+  opts.config_file = vm.count("config") ? get("config") : kDefaultConfigFile;
+  if (vm.count("option")) {
+    opts.overrides = vm["option"].as<std::vector<std::string>>();
+  }
+  opts.sender = get("from");
+  // pipe(8) passes the null sender as MAILER-DAEMON by default.
+  if (AsciiLower(opts.sender) == "mailer-daemon") opts.sender.clear();
+  if (vm.count("original-recipient")) {
+    opts.original_recipients =
+        vm["original-recipient"].as<std::vector<std::string>>();
+  }
+  opts.queue_id = get("queue-id");
+  if (vm.count("deliver")) {
+    opts.recipients = vm["deliver"].as<std::vector<std::string>>();
+  }
+  if (!opts.help && !opts.version && opts.recipients.empty()) {
+    throw UsageError("no recipient: use -d RECIPIENT");
+  }
+  if (opts.original_recipients.size() > 1 &&
+      opts.original_recipients.size() != opts.recipients.size()) {
+    throw UsageError("-a gives " +
+                     std::to_string(opts.original_recipients.size()) +
+                     " original recipients for " +
+                     std::to_string(opts.recipients.size()) + " recipients");
+  }
+  return opts;
+}
+
+std::string Options::OriginalRecipient(std::size_t i) const {
+  if (original_recipients.size() == 1 && recipients.size() == 1) {
+    return original_recipients.front();
+  }
+  return i < original_recipients.size() ? original_recipients[i] : "";
+}
+
+std::string UsageText() {
+  std::ostringstream out;
+  out << "usage: ldapmda [-c FILE] [-o KEY=VALUE]... [-f SENDER] "
+         "[-a ORIGINAL_RECIPIENT] [-q QUEUE_ID] -d RECIPIENT...\n"
+         "Reads a message on standard input and stores it in the LDAP "
+         "mailbox of each\nrecipient. See ldapmda(8).\n\n"
+      << CommandLine();
+  return out.str();
+}
+
+int Run(int argc, const char* const* argv, int in_fd, int out_fd) {
+  InitLdapLibrary();
+  InitMessageLibrary();
+
+  Options opts;
+  try {
+    opts = ParseOptions(argc, argv);
+  } catch (const UsageError& e) {
+    // A broken master.cf entry is the administrator's to fix: defer.
+    Log(LogLevel::kError, std::string("usage: ") + e.what());
+    const Verdict v = ReportGlobal(
+        {kDsnConfig, std::string("ldapmda usage error: ") + e.what()});
+    WriteAll(out_fd, v.line);
+    return v.exit_code;
+  }
+  if (opts.help || opts.version) {
+    WriteAll(out_fd, opts.help ? UsageText() : "ldapmda " LDAPMDA_VERSION "\n");
+    return 0;
+  }
+
+  std::vector<RecipientOutcome> outcomes;
+  Config config;
+  Deadline deadline(config.deadline);
+  std::size_t size = 0;
+  try {
+    config = LoadConfig(opts.config_file, opts.overrides);
+    OpenLog(config.log);
+    if (config.log == LogTarget::kSyslog) {
+      // Library chatter must not reach Postfix through stderr either.
+      if (int null_fd = open("/dev/null", O_WRONLY); null_fd >= 0) {
+        dup2(null_fd, STDERR_FILENO);
+        close(null_fd);
+      }
+    }
+    deadline = Deadline(config.deadline);
+    ArmDeadline(config.deadline, out_fd);
+
+    std::string raw, error;
+    switch (ReadMessage(in_fd, config.max_message_size, &raw, &error)) {
+      case ReadStatus::kTooBig:
+        FailAll(opts,
+                {kDsnTooBig, "message larger than max_message_size (" +
+                                 std::to_string(config.max_message_size) +
+                                 " bytes)"},
+                raw.size(), deadline, outcomes);
+        break;
+      case ReadStatus::kError:
+        FailAll(opts, {kDsnInternal, "cannot read the message: " + error},
+                raw.size(), deadline, outcomes);
+        break;
+      case ReadStatus::kOk:
+        size = raw.size();
+        DeliverAll(opts, config, deadline, raw, outcomes);
+        break;
+    }
+  } catch (const ConfigError& e) {
+    Log(LogLevel::kError, std::string("configuration: ") + e.what());
+    FailAll(opts, {kDsnConfig, std::string("configuration: ") + e.what()}, size,
+            deadline, outcomes);
+  } catch (const std::bad_alloc&) {
+    FailAll(opts, {kDsnInternal, "out of memory"}, size, deadline, outcomes);
+  } catch (const std::exception& e) {
+    FailAll(opts, {kDsnInternal, std::string("internal error: ") + e.what()},
+            size, deadline, outcomes);
+  }
+  // A stored message is reported delivered: nothing may interrupt this.
+  DisarmDeadline();
+  const Verdict verdict = Report(outcomes);
+  WriteAll(out_fd, verdict.line);
+  return verdict.exit_code;
+}
+
+}  // namespace ldapmda

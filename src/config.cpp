@@ -1,0 +1,335 @@
+// config: see config.h. Boost.ProgramOptions does the INI parsing and
+// rejects unknown keys; this file adds line numbers and value checks.
+#include "ldapmda/config.h"
+
+#include <ldap.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <sstream>
+
+#include "ldapmda/escape.h"
+
+namespace po = boost::program_options;
+
+namespace ldapmda {
+namespace {
+
+// One key's setter: parses the text into `config` or returns what is wrong.
+using Setter = std::function<std::string(Config&, const std::string&)>;
+
+std::string Trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::string SetBool(bool& field, const std::string& v) {
+  const std::string s = AsciiLower(v);
+  if (s == "yes" || s == "true" || s == "on" || s == "1") {
+    field = true;
+  } else if (s == "no" || s == "false" || s == "off" || s == "0") {
+    field = false;
+  } else {
+    return "expected yes or no";
+  }
+  return "";
+}
+
+// One of a fixed set of words (case-insensitive).
+template <typename E>
+std::string SetChoice(E& field, const std::string& v,
+                      std::initializer_list<std::pair<const char*, E>> words) {
+  const std::string s = AsciiLower(v);
+  std::string expected;
+  for (const auto& [word, value] : words) {
+    if (s == word) {
+      field = value;
+      return "";
+    }
+    expected += (expected.empty() ? "" : ", ") + std::string(word);
+  }
+  return "expected one of " + expected;
+}
+
+// Seconds, decimals allowed ("0.5"), optional "s" suffix.
+std::string SetSeconds(std::chrono::milliseconds& field, const std::string& v,
+                       double max_seconds) {
+  std::string s = v;
+  if (!s.empty() && s.back() == 's') s.pop_back();
+  double seconds = 0;
+  const auto [end, ec] =
+      std::from_chars(s.data(), s.data() + s.size(), seconds);
+  if (ec != std::errc() || end != s.data() + s.size() || !(seconds > 0) ||
+      seconds > max_seconds) {
+    return "expected seconds, more than 0 and at most " +
+           std::to_string(static_cast<int>(max_seconds));
+  }
+  field = std::chrono::milliseconds(std::llround(seconds * 1000));
+  if (field.count() == 0) field = std::chrono::milliseconds(1);
+  return "";
+}
+
+std::string SetUris(std::vector<std::string>& field, const std::string& v) {
+  std::vector<std::string> uris;
+  std::string item;
+  std::istringstream in(v);
+  while (in >> item) {
+    while (!item.empty() && item.back() == ',') item.pop_back();
+    if (item.empty()) continue;
+    // Postfix ldap_table also accepts bare host[:port].
+    if (item.find("://") == std::string::npos) item = "ldap://" + item;
+    LDAPURLDesc* desc = nullptr;
+    if (ldap_url_parse(item.c_str(), &desc) != LDAP_URL_SUCCESS) {
+      return "not an LDAP URI: " + item;
+    }
+    ldap_free_urldesc(desc);
+    uris.push_back(item);
+  }
+  if (uris.empty()) return "expected one or more LDAP URIs";
+  field = std::move(uris);
+  return "";
+}
+
+std::string CheckDn(const std::string& v) {
+  LDAPDN dn = nullptr;
+  if (ldap_str2dn(v.c_str(), &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS) {
+    return "not a valid DN";
+  }
+  ldap_dnfree(dn);
+  return "";
+}
+
+const std::map<std::string, Setter>& Setters() {
+  static const std::map<std::string, Setter> setters = {
+      {"server_host",
+       [](Config& c, const std::string& v) {
+         return SetUris(c.server_host, v);
+       }},
+      {"store_host",
+       [](Config& c, const std::string& v) {
+         return SetUris(c.store_host, v);
+       }},
+      {"search_base",
+       [](Config& c, const std::string& v) {
+         c.search_base = v;
+         return v.empty() ? std::string("must not be empty") : CheckDn(v);
+       }},
+      {"scope",
+       [](Config& c, const std::string& v) {
+         return SetChoice(c.scope, v,
+                          {{"sub", Scope::kSub},
+                           {"one", Scope::kOne},
+                           {"base", Scope::kBase}});
+       }},
+      {"query_filter",
+       [](Config& c, const std::string& v) {
+         c.query_filter = v;
+         return ValidateQueryFilter(v);
+       }},
+      {"bind",
+       [](Config& c, const std::string& v) {
+         // yes and no are Postfix ldap_table's spellings.
+         return SetChoice(c.bind, v,
+                          {{"none", BindMethod::kNone},
+                           {"simple", BindMethod::kSimple},
+                           {"sasl", BindMethod::kSasl},
+                           {"no", BindMethod::kNone},
+                           {"yes", BindMethod::kSimple}});
+       }},
+      {"bind_dn",
+       [](Config& c, const std::string& v) {
+         c.bind_dn = v;
+         return v.empty() ? std::string() : CheckDn(v);
+       }},
+      {"bind_pw_file",
+       [](Config& c, const std::string& v) {
+         c.bind_pw_file = v;
+         return std::string();
+       }},
+      {"sasl_mech",
+       [](Config& c, const std::string& v) {
+         c.sasl_mech = v;
+         return v.empty() ? std::string("must not be empty") : std::string();
+       }},
+      {"start_tls",
+       [](Config& c, const std::string& v) { return SetBool(c.start_tls, v); }},
+      {"tls_ca_cert_file",
+       [](Config& c, const std::string& v) {
+         c.tls_ca_cert_file = v;
+         return std::string();
+       }},
+      {"tls_require_cert",
+       [](Config& c, const std::string& v) {
+         // yes and no as in Postfix, the rest as in ldap.conf(5).
+         return SetChoice(c.tls_require_cert, v,
+                          {{"yes", TlsRequireCert::kDemand},
+                           {"no", TlsRequireCert::kNever},
+                           {"never", TlsRequireCert::kNever},
+                           {"allow", TlsRequireCert::kAllow},
+                           {"try", TlsRequireCert::kTry},
+                           {"demand", TlsRequireCert::kDemand},
+                           {"hard", TlsRequireCert::kDemand}});
+       }},
+      {"timeout",
+       [](Config& c, const std::string& v) {
+         return SetSeconds(c.timeout, v, 3600);
+       }},
+      {"version",
+       [](Config& c, const std::string& v) {
+         c.version = 3;
+         return v == "3" ? std::string()
+                         : std::string("only LDAP version 3 is supported");
+       }},
+      {"mailbox_dn",
+       [](Config& c, const std::string& v) {
+         c.mailbox_dn = v;
+         return ValidateMailboxDn(v);
+       }},
+      {"max_message_size",
+       [](Config& c, const std::string& v) {
+         std::size_t n = 0;
+         const auto [end, ec] =
+             std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n == 0 ||
+             n > (std::size_t{1} << 31)) {
+           return std::string("expected bytes, 1 to 2147483648");
+         }
+         c.max_message_size = n;
+         return std::string();
+       }},
+      {"deadline",
+       [](Config& c, const std::string& v) {
+         // Postfix bounces at command_time_limit (default 1000 s).
+         return SetSeconds(c.deadline, v, 900);
+       }},
+      {"log",
+       [](Config& c, const std::string& v) {
+         return SetChoice(
+             c.log, v,
+             {{"syslog", LogTarget::kSyslog}, {"stderr", LogTarget::kStderr}});
+       }},
+  };
+  return setters;
+}
+
+po::options_description Description() {
+  po::options_description desc;
+  for (const auto& [name, setter] : Setters()) {
+    desc.add_options()(name.c_str(), po::value<std::string>());
+  }
+  return desc;
+}
+
+// Line number of each key's first occurrence, for error messages.
+std::map<std::string, int> KeyLines(const std::string& text) {
+  std::map<std::string, int> lines;
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = Trim(line.substr(0, eq));
+    if (!key.empty() && key[0] != '#') lines.emplace(key, n);
+  }
+  return lines;
+}
+
+// Where a value came from: "FILE:LINE" or "-o KEY=...".
+struct Setting {
+  std::string value;
+  std::string origin;
+};
+
+void ParseInto(std::istream& in, const std::string& origin,
+               const std::map<std::string, int>& lines,
+               std::map<std::string, Setting>& settings) {
+  const auto where = [&](const std::string& key) {
+    const auto it = lines.find(key);
+    return it == lines.end() ? origin
+                             : origin + ":" + std::to_string(it->second);
+  };
+  po::parsed_options parsed(nullptr);
+  try {
+    parsed = po::parse_config_file(in, Description(), false);
+  } catch (const po::unknown_option& e) {
+    throw ConfigError(where(e.get_option_name()) + ": unknown key \"" +
+                      e.get_option_name() + "\"");
+  } catch (const po::error& e) {
+    throw ConfigError(origin + ": " + e.what());
+  }
+  std::map<std::string, int> seen;
+  for (const auto& opt : parsed.options) {
+    if (++seen[opt.string_key] > 1) {
+      throw ConfigError(where(opt.string_key) + ": key \"" + opt.string_key +
+                        "\" is set more than once");
+    }
+    settings[opt.string_key] = {
+        opt.value.empty() ? "" : Trim(opt.value.front()),
+        where(opt.string_key)};
+  }
+}
+
+}  // namespace
+
+Config LoadConfig(const std::string& path,
+                  const std::vector<std::string>& overrides) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    throw ConfigError(path + ": cannot open: " + std::strerror(errno));
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  const std::string contents = text.str();
+
+  std::map<std::string, Setting> settings;
+  std::istringstream in(contents);
+  ParseInto(in, path, KeyLines(contents), settings);
+  for (const auto& o : overrides) {
+    const auto eq = o.find('=');
+    if (eq == std::string::npos) {
+      throw ConfigError("-o " + o + ": expected key=value");
+    }
+    std::istringstream one(o + "\n");
+    ParseInto(one, "-o " + o.substr(0, eq) + "=...", {}, settings);
+  }
+
+  Config config;
+  for (const auto& [key, setting] : settings) {
+    const std::string problem = Setters().at(key)(config, setting.value);
+    if (!problem.empty()) {
+      throw ConfigError(setting.origin + ": " + key + ": " + problem);
+    }
+  }
+  if (config.search_base.empty()) {
+    throw ConfigError(path + ": search_base is required");
+  }
+  if (config.bind == BindMethod::kSimple &&
+      (config.bind_dn.empty() || config.bind_pw_file.empty())) {
+    throw ConfigError(path + ": bind = simple needs bind_dn and bind_pw_file");
+  }
+  return config;
+}
+
+std::string ReadPasswordFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    throw ConfigError("bind_pw_file " + path +
+                      ": cannot open: " + std::strerror(errno));
+  }
+  std::string line;
+  std::getline(file, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) throw ConfigError("bind_pw_file " + path + ": empty");
+  return line;
+}
+
+}  // namespace ldapmda

@@ -1,0 +1,189 @@
+// escape: see escape.h.
+#include "ldapmda/escape.h"
+
+#include <ldap.h>
+
+#include <array>
+
+namespace ldapmda {
+namespace {
+
+constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                       '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+
+void AppendHex(std::string& out, unsigned char c) {
+  out += '\\';
+  out += kHex[c >> 4];
+  out += kHex[c & 0x0F];
+}
+
+bool IsPrintableAscii(unsigned char c) { return c >= 0x20 && c < 0x7F; }
+
+}  // namespace
+
+std::string EscapeFilterValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!IsPrintableAscii(c) || c == '*' || c == '(' || c == ')' || c == '\\') {
+      AppendHex(out, c);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string EscapeDnValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    const bool edge_space = c == ' ' && (i == 0 || i + 1 == value.size());
+    if (!IsPrintableAscii(c)) {
+      AppendHex(out, c);
+    } else if (edge_space || (c == '#' && i == 0) || c == ',' || c == '+' ||
+               c == '"' || c == '\\' || c == '<' || c == '>' || c == ';' ||
+               c == '=') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::optional<Address> ParseAddress(std::string_view address) {
+  if (address.empty() || address.size() > 1024) return std::nullopt;
+  for (char ch : address) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F) return std::nullopt;
+  }
+  const auto at = address.rfind('@');
+  if (at == std::string_view::npos) return Address{std::string(address), ""};
+  if (at == 0 || at + 1 == address.size()) return std::nullopt;
+  return Address{std::string(address.substr(0, at)),
+                 std::string(address.substr(at + 1))};
+}
+
+std::string ValidateQueryFilter(std::string_view filter) {
+  if (filter.empty()) return "query_filter is empty";
+  for (std::size_t i = 0; i < filter.size(); ++i) {
+    if (filter[i] != '%') continue;
+    if (i + 1 == filter.size()) return "query_filter ends with a lone %";
+    const char next = filter[++i];
+    if (next != 's' && next != 'u' && next != 'd' && next != '%') {
+      return std::string("query_filter has unsupported %") + next +
+             " (use %s, %u, %d or %%)";
+    }
+  }
+  if (filter.find("%s") == std::string_view::npos &&
+      filter.find("%u") == std::string_view::npos) {
+    return "query_filter uses neither %s nor %u";
+  }
+  return "";
+}
+
+std::optional<std::string> ExpandQueryFilter(std::string_view filter,
+                                             std::string_view address) {
+  const auto parsed = ParseAddress(address);
+  const std::string local = parsed ? parsed->local : std::string(address);
+  const std::string domain = parsed ? parsed->domain : "";
+  std::string out;
+  for (std::size_t i = 0; i < filter.size(); ++i) {
+    if (filter[i] != '%' || i + 1 == filter.size()) {
+      out += filter[i];
+      continue;
+    }
+    switch (filter[++i]) {
+      case 's':
+        out += EscapeFilterValue(address);
+        break;
+      case 'u':
+        out += EscapeFilterValue(local);
+        break;
+      case 'd':
+        if (domain.empty()) return std::nullopt;
+        out += EscapeFilterValue(domain);
+        break;
+      default:
+        out += filter[i];
+        break;
+    }
+  }
+  return out;
+}
+
+std::string ValidateMailboxDn(std::string_view tmpl) {
+  if (tmpl.substr(0, 3) != "cn=" && tmpl.substr(0, 3) != "CN=") {
+    return "mailbox_dn must start with cn= (objectClass mdaMailbox names "
+           "its container by cn)";
+  }
+  std::string_view rest = tmpl;
+  while (!rest.empty()) {
+    const auto open = rest.find('{');
+    if (open == std::string_view::npos) break;
+    const auto close = rest.find('}', open);
+    if (close == std::string_view::npos) return "mailbox_dn has an open {";
+    const auto name = rest.substr(open + 1, close - open - 1);
+    if (name != "dn" && name != "address" && name != "user" &&
+        name != "domain") {
+      return "mailbox_dn has unknown placeholder {" + std::string(name) +
+             "} (use {dn}, {address}, {user} or {domain})";
+    }
+    rest = rest.substr(close + 1);
+  }
+  return "";
+}
+
+std::string ExpandMailboxDn(std::string_view tmpl, std::string_view entry_dn,
+                            std::string_view address) {
+  const auto parsed = ParseAddress(address);
+  std::string out;
+  for (std::size_t i = 0; i < tmpl.size(); ++i) {
+    const auto close = tmpl.find('}', i);
+    if (tmpl[i] != '{' || close == std::string_view::npos) {
+      out += tmpl[i];
+      continue;
+    }
+    const auto name = tmpl.substr(i + 1, close - i - 1);
+    if (name == "dn") {
+      out += entry_dn;
+    } else if (name == "address") {
+      out += EscapeDnValue(address);
+    } else if (name == "user") {
+      out += EscapeDnValue(parsed ? parsed->local : std::string(address));
+    } else if (name == "domain") {
+      out += EscapeDnValue(parsed ? parsed->domain : "");
+    } else {
+      out += tmpl.substr(i, close - i + 1);
+    }
+    i = close;
+  }
+  return out;
+}
+
+std::optional<std::string> FirstRdnValue(const std::string& dn) {
+  LDAPDN parsed = nullptr;
+  if (ldap_str2dn(dn.c_str(), &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+      parsed == nullptr || parsed[0] == nullptr) {
+    if (parsed) ldap_dnfree(parsed);
+    return std::nullopt;
+  }
+  const LDAPAVA* ava = parsed[0][0];
+  std::string value(ava->la_value.bv_val, ava->la_value.bv_len);
+  ldap_dnfree(parsed);
+  return value;
+}
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace ldapmda

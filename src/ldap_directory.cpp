@@ -1,0 +1,361 @@
+// ldap_directory: Directory over libldap (see ldap_directory.h).
+//
+// libldap facts that shape this file (OpenLDAP 2.5, DESIGN.md 4a): the URI
+// list of ldap_initialize only skips servers that refuse connections, so
+// fail-over is done here, one URI at a time; a hung server accepts TCP and
+// then times out, after which the handle is dead; without LDAP_OPT_TIMEOUT
+// a synchronous call waits forever; referral chasing re-binds anonymously,
+// so it is off and a referral means "wrong node".
+#include "ldapmda/ldap_directory.h"
+
+#include <ldap.h>
+#include <sasl/sasl.h>
+#include <sys/time.h>
+
+#include <csignal>
+#include <cstring>
+#include <memory>
+
+#include "ldapmda/log.h"
+
+namespace ldapmda {
+namespace {
+
+// RAII for libldap results and strings.
+struct MessageFree {
+  void operator()(LDAPMessage* m) const { ldap_msgfree(m); }
+};
+using MessagePtr = std::unique_ptr<LDAPMessage, MessageFree>;
+struct MemFree {
+  void operator()(void* p) const { ldap_memfree(p); }
+};
+using LdapString = std::unique_ptr<char, MemFree>;
+struct BerFree {
+  void operator()(BerElement* b) const { ber_free(b, 0); }
+};
+using BerPtr = std::unique_ptr<BerElement, BerFree>;
+struct ValuesFree {
+  void operator()(berval** v) const { ldap_value_free_len(v); }
+};
+using ValuesPtr = std::unique_ptr<berval*, ValuesFree>;
+
+// Results after which this server is no use now but another may be.
+bool IsFailover(int code) {
+  return code == LDAP_SERVER_DOWN || code == LDAP_CONNECT_ERROR ||
+         code == LDAP_TIMEOUT || code == LDAP_BUSY ||
+         code == LDAP_UNAVAILABLE || code == LDAP_REFERRAL ||
+         code == LDAP_UNWILLING_TO_PERFORM;
+}
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+int ScopeCode(Scope scope) {
+  switch (scope) {
+    case Scope::kBase:
+      return LDAP_SCOPE_BASE;
+    case Scope::kOne:
+      return LDAP_SCOPE_ONELEVEL;
+    case Scope::kSub:
+      break;
+  }
+  return LDAP_SCOPE_SUBTREE;
+}
+
+int TlsRequireCode(TlsRequireCert value) {
+  switch (value) {
+    case TlsRequireCert::kNever:
+      return LDAP_OPT_X_TLS_NEVER;
+    case TlsRequireCert::kAllow:
+      return LDAP_OPT_X_TLS_ALLOW;
+    case TlsRequireCert::kTry:
+      return LDAP_OPT_X_TLS_TRY;
+    case TlsRequireCert::kDemand:
+      break;
+  }
+  return LDAP_OPT_X_TLS_DEMAND;
+}
+
+// SASL EXTERNAL needs no answers: take the defaults.
+int SaslInteract(LDAP*, unsigned, void*, void* interactions) {
+  for (auto* i = static_cast<sasl_interact_t*>(interactions);
+       i->id != SASL_CB_LIST_END; ++i) {
+    const char* value = i->defresult ? i->defresult : "";
+    i->result = value;
+    i->len = static_cast<unsigned>(std::strlen(value));
+  }
+  return LDAP_SUCCESS;
+}
+
+void LberToLog(const char* text) {
+  Log(LogLevel::kWarning, std::string("libldap: ") + (text ? text : ""));
+}
+
+}  // namespace
+
+void InitLdapLibrary() {
+  // A too-large add can make slapd close the socket mid-write: without
+  // this the process dies with SIGPIPE (exit 141), which Postfix bounces.
+  std::signal(SIGPIPE, SIG_IGN);
+  ber_set_option(nullptr, LBER_OPT_LOG_PRINT_FN,
+                 reinterpret_cast<const void*>(&LberToLog));
+  int debug = 0;
+  ldap_set_option(nullptr, LDAP_OPT_DEBUG_LEVEL, &debug);
+}
+
+class LdapDirectory::Impl {
+ public:
+  Impl(const Config& config, std::vector<std::string> uris,
+       std::string password, const Deadline& deadline)
+      : config_(config),
+        uris_(std::move(uris)),
+        password_(std::move(password)),
+        deadline_(deadline) {}
+  ~Impl() { Drop(); }
+
+  // Runs `op` on a bound connection, failing over to the next URI when the
+  // server is down, hung or not the right node. Returns the last result.
+  template <typename Op>
+  DirResult WithFailover(Op op) {
+    DirResult last{LDAP_SERVER_DOWN, "no server tried"};
+    for (std::size_t i = ld_ ? current_ : 0; i < uris_.size(); ++i) {
+      if (!ld_) {
+        last = Connect(i);
+        if (!last.ok()) {
+          Log(LogLevel::kWarning, uris_[i] + ": " + Text(last));
+          Drop();
+          if (IsFailover(last.code)) continue;
+          return last;
+        }
+      }
+      if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
+      last = op(ld_);
+      if (!IsFailover(last.code)) return last;
+      // The handle may be dead (after -1 or -5 it is): start afresh.
+      Log(LogLevel::kWarning, uris_[i] + ": " + Text(last));
+      Drop();
+    }
+    return last;
+  }
+
+  const std::string& current_uri() const { return current_uri_; }
+
+ private:
+  static std::string Text(const DirResult& r) {
+    return std::string(ldap_err2string(r.code)) + " (" +
+           std::to_string(r.code) + ")" +
+           (r.message.empty() ? "" : ": " + r.message);
+  }
+
+  // The result of the last call on `ld_`, with the diagnostic text.
+  DirResult Result(int code) const {
+    DirResult r{code, ""};
+    char* text = nullptr;
+    if (ld_ &&
+        ldap_get_option(ld_, LDAP_OPT_DIAGNOSTIC_MESSAGE, &text) ==
+            LDAP_OPT_SUCCESS &&
+        text != nullptr) {
+      r.message = text;
+      ldap_memfree(text);
+    }
+    return r;
+  }
+
+  // Sets the per-call timeout: the per-operation timeout, capped by the
+  // deadline. False when no time is left.
+  bool ArmTimeout() {
+    const auto left = deadline_.Cap(config_.timeout);
+    if (left.count() <= 0) return false;
+    const timeval tv = ToTimeval(left);
+    ldap_set_option(ld_, LDAP_OPT_TIMEOUT, &tv);
+    ldap_set_option(ld_, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+    return true;
+  }
+
+  DirResult Connect(std::size_t index) {
+    const std::string& uri = uris_[index];
+    if (int rc = ldap_initialize(&ld_, uri.c_str()); rc != LDAP_SUCCESS) {
+      ld_ = nullptr;
+      return {rc, "cannot initialise " + uri};
+    }
+    current_ = index;
+    current_uri_ = uri;
+    const int version = LDAP_VERSION3;
+    ldap_set_option(ld_, LDAP_OPT_PROTOCOL_VERSION, &version);
+    ldap_set_option(ld_, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
+    if (DirResult r = SetTls(); !r.ok()) return r;
+    if (int rc = ldap_connect(ld_); rc != LDAP_SUCCESS) return Result(rc);
+    if (config_.start_tls && uri.rfind("ldap://", 0) == 0) {
+      if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
+      if (int rc = ldap_start_tls_s(ld_, nullptr, nullptr);
+          rc != LDAP_SUCCESS) {
+        DirResult r = Result(rc);
+        r.message = "StartTLS" + (r.message.empty() ? "" : ": " + r.message);
+        return r;
+      }
+    }
+    if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
+    return Bind();
+  }
+
+  DirResult SetTls() {
+    const int require = TlsRequireCode(config_.tls_require_cert);
+    ldap_set_option(ld_, LDAP_OPT_X_TLS_REQUIRE_CERT, &require);
+    if (!config_.tls_ca_cert_file.empty()) {
+      ldap_set_option(ld_, LDAP_OPT_X_TLS_CACERTFILE,
+                      config_.tls_ca_cert_file.c_str());
+    }
+    // Per-handle TLS options take effect only in a new context.
+    const int is_server = 0;
+    if (int rc = ldap_set_option(ld_, LDAP_OPT_X_TLS_NEWCTX, &is_server);
+        rc != LDAP_OPT_SUCCESS) {
+      return {LDAP_LOCAL_ERROR, "cannot set up TLS (tls_ca_cert_file?)"};
+    }
+    return {};
+  }
+
+  DirResult Bind() {
+    int rc = LDAP_SUCCESS;
+    switch (config_.bind) {
+      case BindMethod::kNone:
+        return {};
+      case BindMethod::kSimple: {
+        berval cred{};
+        cred.bv_val = password_.data();
+        cred.bv_len = password_.size();
+        rc = ldap_sasl_bind_s(ld_, config_.bind_dn.c_str(), LDAP_SASL_SIMPLE,
+                              &cred, nullptr, nullptr, nullptr);
+        break;
+      }
+      case BindMethod::kSasl:
+        rc = ldap_sasl_interactive_bind_s(
+            ld_, nullptr, config_.sasl_mech.c_str(), nullptr, nullptr,
+            LDAP_SASL_QUIET, SaslInteract, nullptr);
+        break;
+    }
+    DirResult r = Result(rc);
+    if (!r.ok()) {
+      r.message = "bind as " +
+                  (config_.bind == BindMethod::kSasl
+                       ? "SASL " + config_.sasl_mech
+                       : config_.bind_dn) +
+                  (r.message.empty() ? "" : ": " + r.message);
+    }
+    return r;
+  }
+
+  void Drop() {
+    if (ld_) ldap_unbind_ext_s(ld_, nullptr, nullptr);
+    ld_ = nullptr;
+  }
+
+  const Config& config_;
+  const std::vector<std::string> uris_;
+  std::string password_;
+  const Deadline& deadline_;
+  LDAP* ld_ = nullptr;
+  std::size_t current_ = 0;
+  std::string current_uri_;
+
+  friend class LdapDirectory;
+  DirResult DoSearch(LDAP* ld, const SearchRequest& req,
+                     std::vector<Entry>* entries);
+  DirResult DoAdd(LDAP* ld, const std::string& dn,
+                  const std::vector<AttributeView>& attributes);
+};
+
+DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
+                                        std::vector<Entry>* entries) {
+  entries->clear();
+  // "1.1" asks for no attributes at all (RFC 4511 4.5.1.8).
+  std::vector<char*> attrs;
+  std::string no_attrs = "1.1";
+  for (const auto& a : req.attributes)
+    attrs.push_back(const_cast<char*>(a.c_str()));
+  if (attrs.empty()) attrs.push_back(no_attrs.data());
+  attrs.push_back(nullptr);
+
+  timeval tv = ToTimeval(deadline_.Cap(config_.timeout));
+  LDAPMessage* raw = nullptr;
+  const int rc = ldap_search_ext_s(ld, req.base.c_str(), ScopeCode(req.scope),
+                                   req.filter.c_str(), attrs.data(), 0, nullptr,
+                                   nullptr, &tv, req.size_limit, &raw);
+  MessagePtr res(raw);
+  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Result(rc);
+  for (LDAPMessage* e = ldap_first_entry(ld, res.get()); e != nullptr;
+       e = ldap_next_entry(ld, e)) {
+    Entry entry;
+    LdapString dn(ldap_get_dn(ld, e));
+    if (dn) entry.dn = dn.get();
+    BerElement* ber_raw = nullptr;
+    for (LdapString name(ldap_first_attribute(ld, e, &ber_raw)); name;
+         name.reset(ldap_next_attribute(ld, e, ber_raw))) {
+      Attribute attr{name.get(), {}};
+      ValuesPtr values(ldap_get_values_len(ld, e, name.get()));
+      for (berval** v = values.get(); v && *v; ++v) {
+        attr.values.emplace_back((*v)->bv_val, (*v)->bv_len);
+      }
+      entry.attributes.push_back(std::move(attr));
+    }
+    BerPtr ber(ber_raw);
+    entries->push_back(std::move(entry));
+  }
+  return {rc, ""};
+}
+
+DirResult LdapDirectory::Impl::DoAdd(
+    LDAP* ld, const std::string& dn,
+    const std::vector<AttributeView>& attributes) {
+  // LDAPMod points into `attributes`; nothing is copied, which matters for
+  // a 10 MB mdaRawMessage.
+  std::vector<std::vector<berval>> values(attributes.size());
+  std::vector<std::vector<berval*>> value_ptrs(attributes.size());
+  std::vector<LDAPMod> mods(attributes.size());
+  std::vector<LDAPMod*> mod_ptrs;
+  for (std::size_t i = 0; i < attributes.size(); ++i) {
+    for (const auto& v : attributes[i].values) {
+      values[i].push_back({v.size(), const_cast<char*>(v.data())});
+    }
+    for (auto& bv : values[i]) value_ptrs[i].push_back(&bv);
+    value_ptrs[i].push_back(nullptr);
+    mods[i].mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES;
+    mods[i].mod_type = const_cast<char*>(attributes[i].name.c_str());
+    mods[i].mod_bvalues = value_ptrs[i].data();
+    mod_ptrs.push_back(&mods[i]);
+  }
+  mod_ptrs.push_back(nullptr);
+  const int rc =
+      ldap_add_ext_s(ld, dn.c_str(), mod_ptrs.data(), nullptr, nullptr);
+  return Result(rc);
+}
+
+LdapDirectory::LdapDirectory(const Config& config,
+                             std::vector<std::string> uris,
+                             std::string password, const Deadline& deadline)
+    : impl_(std::make_unique<Impl>(config, std::move(uris), std::move(password),
+                                   deadline)) {}
+
+LdapDirectory::~LdapDirectory() = default;
+
+DirResult LdapDirectory::Search(const SearchRequest& request,
+                                std::vector<Entry>* entries) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoSearch(ld, request, entries); });
+}
+
+DirResult LdapDirectory::Add(const std::string& dn,
+                             const std::vector<AttributeView>& attributes) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoAdd(ld, dn, attributes); });
+}
+
+const std::string& LdapDirectory::current_uri() const {
+  return impl_->current_uri();
+}
+
+}  // namespace ldapmda

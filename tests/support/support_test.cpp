@@ -1,0 +1,587 @@
+// support_test: tests of the test-support library itself, against real
+// child processes and a real slapd. No skips: without slapd these fail.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/ldap_client.h"
+#include "support/process.h"
+#include "support/slapd_server.h"
+
+namespace ldapmda::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMiB = 1024 * 1024;
+
+std::string RandomBytes(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(byte(gen));
+  return out;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// ---------------------------------------------------------------- process
+
+TEST(RunProcessTest, ReportsExitCode) {
+  const ProcessResult r = RunProcess({"/bin/sh", "-c", "exit 3"}, "");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_GE(r.seconds, 0.0);
+}
+
+TEST(RunProcessTest, CapturesStdoutAndStderrSeparately) {
+  const ProcessResult r = RunProcess(
+      {"/bin/sh", "-c", "printf 'o\\000ut'; printf 'err' >&2; exit 0"}, "");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, std::string("o\0ut", 4));
+  EXPECT_EQ(r.err, "err");
+}
+
+TEST(RunProcessTest, PassesTenMegabytesOfStdinByteExact) {
+  const std::string data = RandomBytes(10 * kMiB, 1);
+  const ProcessResult r = RunProcess({"/bin/cat"}, data, seconds(60));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.size(), data.size());
+  EXPECT_TRUE(r.out == data);
+}
+
+TEST(RunProcessTest, ChildThatIgnoresStdinNeitherHangsNorKillsUs) {
+  struct sigaction before {};
+  sigaction(SIGPIPE, nullptr, &before);
+  const std::string data = RandomBytes(10 * kMiB, 2);
+  const ProcessResult r = RunProcess({"/bin/true"}, data, seconds(30));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_LT(r.seconds, 10.0);
+  struct sigaction after {};
+  sigaction(SIGPIPE, nullptr, &after);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);  // restored
+}
+
+TEST(RunProcessTest, ConcurrentCallsFromThreads) {
+  struct sigaction before {};
+  sigaction(SIGPIPE, nullptr, &before);
+  const std::string data = RandomBytes(2 * kMiB, 7);
+  std::vector<std::thread> threads;
+  std::vector<ProcessResult> results(8);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const char* program = i % 2 == 0 ? "/bin/true" : "/bin/cat";
+    threads.emplace_back(
+        [&, i, program] { results[i] = RunProcess({program}, data); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].exit_code, 0) << i;
+    EXPECT_EQ(results[i].out.size(), i % 2 == 0 ? 0 : data.size()) << i;
+  }
+  struct sigaction after {};
+  sigaction(SIGPIPE, nullptr, &after);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
+TEST(RunProcessTest, StdinIsFedAfterTheChildClosesItsOutput) {
+  // wc only finishes (and exits 0) once it has read all of stdin.
+  const ProcessResult r =
+      RunProcess({"/bin/sh", "-c", "exec >&- 2>&-; /usr/bin/wc -c >/dev/null"},
+                 RandomBytes(4 * kMiB, 8), seconds(30));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_LT(r.seconds, 10.0);
+}
+
+TEST(RunProcessTest, ChildThatReadsPartOfStdin) {
+  const std::string data = RandomBytes(10 * kMiB, 3);
+  const ProcessResult r =
+      RunProcess({"/usr/bin/head", "-c", "10"}, data, seconds(30));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, data.substr(0, 10));
+}
+
+TEST(RunProcessTest, ChildStartsWithDefaultSignalDispositions) {
+  // RunProcess ignores SIGPIPE in the parent; the child must not inherit.
+  const ProcessResult r =
+      RunProcess({"/bin/grep", "^SigIgn:", "/proc/self/status"}, "");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "SigIgn:\t0000000000000000\n");
+}
+
+TEST(RunProcessTest, TimeoutKillsTheChild) {
+  const ProcessResult r =
+      RunProcess({"/bin/sleep", "30"}, "", milliseconds(300));
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_GE(r.seconds, 0.29);
+  EXPECT_LT(r.seconds, 5.0);
+}
+
+TEST(RunProcessTest, TimeoutKillsGrandchildrenHoldingThePipes) {
+  const ProcessResult r =
+      RunProcess({"/bin/sh", "-c", "/bin/sleep 30 & /bin/sleep 30; echo never"},
+                 "", milliseconds(300));
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_LT(r.seconds, 5.0);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(RunProcessTest, ExtraEnvironmentAddsAndOverrides) {
+  const ProcessResult r =
+      RunProcess({"/usr/bin/env"}, "", seconds(10),
+                 {"LDAPMDA_SUPPORT_TEST=a b=c", "HOME=/nonexistent-home"});
+  EXPECT_EQ(r.exit_code, 0);
+  const std::string env = "\n" + r.out;
+  EXPECT_TRUE(Contains(env, "\nLDAPMDA_SUPPORT_TEST=a b=c\n")) << r.out;
+  EXPECT_TRUE(Contains(env, "\nHOME=/nonexistent-home\n")) << r.out;
+  EXPECT_EQ(env.find("\nHOME="), env.rfind("\nHOME="));  // only once
+}
+
+TEST(RunProcessTest, MissingProgramThrows) {
+  EXPECT_THROW(RunProcess({"/nonexistent/program"}, ""), std::runtime_error);
+}
+
+TEST(FilesTest, WriteAndReadAreBinaryAndSetTheMode) {
+  const TempDir dir;
+  const std::string path = dir.File("f");
+  const std::string data = RandomBytes(300000, 4) + std::string(3, '\0');
+  WriteFile(path, data, 0600);
+  EXPECT_EQ(ReadFile(path), data);
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  WriteFile(path, "short");  // truncates
+  EXPECT_EQ(ReadFile(path), "short");
+}
+
+TEST(FilesTest, ReadingAMissingFileThrows) {
+  const TempDir dir;
+  EXPECT_THROW(ReadFile(dir.File("missing")), std::runtime_error);
+}
+
+TEST(TempDirTest, IsRemovedRecursively) {
+  std::string path;
+  {
+    const TempDir dir;
+    path = dir.path();
+    EXPECT_TRUE(std::filesystem::is_directory(path));
+    std::filesystem::create_directories(dir.File("a/b"));
+    WriteFile(dir.File("a/b/c"), "x");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(FreeTcpPortTest, ReturnsABindablePort) {
+  const int port = FreeTcpPort();
+  ASSERT_GT(port, 0);
+  const UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(0x7F000001U);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+}
+
+// ------------------------------------------------------------------ slapd
+
+TEST(SlapdServerTest, StartsAndServesTheSuffix) {
+  const SlapdServer server;
+  EXPECT_TRUE(server.running());
+  EXPECT_EQ(server.uri(), "ldap://127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(server.ldapi_uri().rfind("ldapi://%2F", 0), 0u);
+  EXPECT_TRUE(Contains(server.ldapi_uri(), "%2Fldapi"));
+  LdapClient admin = server.Admin();
+  EXPECT_EQ(admin.WhoAmI(), "dn:" + server.admin_dn());
+  const auto base = admin.Read(server.suffix());
+  ASSERT_TRUE(base.has_value());
+  EXPECT_EQ(base->First("dc"), "example");
+  const std::string conf = ReadFile(server.dir() + "/slapd.conf");
+  EXPECT_TRUE(Contains(conf, "maxentrysize 20971520\n"));
+  EXPECT_TRUE(Contains(conf, "sockbuf_max_incoming_auth 33554432\n"));
+  EXPECT_TRUE(Contains(conf, "maxsize 1073741824\n"));
+  EXPECT_TRUE(Contains(conf, "index mdaKey eq\n"));
+}
+
+TEST(SlapdServerTest, SampleUsersAreSearchableAsTheServiceDn) {
+  const SlapdServer server;
+  LdapClient service = server.Service();
+  EXPECT_EQ(service.WhoAmI(), "dn:" + server.service_dn());
+  for (const char* uid : {"alice", "bob", "carol"}) {
+    const auto found = service.Search(
+        server.suffix(), LDAP_SCOPE_SUBTREE,
+        "(mail=" + std::string(uid) + "@example.com)", {"uid", "mail"});
+    ASSERT_EQ(found.size(), 1u) << uid;
+    EXPECT_EQ(found[0].dn, server.UserDn(uid));
+    EXPECT_EQ(found[0].First("uid"), uid);
+    EXPECT_FALSE(found[0].Has("cn"));  // not requested
+  }
+  const auto dups = service.Search(server.suffix(), LDAP_SCOPE_SUBTREE,
+                                   "(mail=dup@example.com)", {"1.1"});
+  std::set<std::string> dns;
+  for (const TestEntry& e : dups) dns.insert(e.dn);
+  EXPECT_EQ(dns, (std::set<std::string>{server.UserDn("dup1"),
+                                        server.UserDn("dup2")}));
+  EXPECT_EQ(service
+                .Search(server.people_dn(), LDAP_SCOPE_ONELEVEL,
+                        "(objectClass=inetOrgPerson)")
+                .size(),
+            5u);
+}
+
+TEST(SlapdServerTest, AnonymousMayReadButNotWriteNorSeePasswords) {
+  const SlapdServer server;
+  LdapClient anonymous(server.uri(), "", "");
+  EXPECT_EQ(anonymous.WhoAmI(), "");
+  const auto service = anonymous.Read(server.service_dn(), {"*"});
+  ASSERT_TRUE(service.has_value());
+  EXPECT_EQ(service->First("cn"), "ldapmda");
+  EXPECT_FALSE(service->Has("userPassword"));
+  EXPECT_EQ(anonymous.Add("uid=eve," + server.people_dn(),
+                          {{"objectClass", {"inetOrgPerson"}},
+                           {"uid", {"eve"}},
+                           {"cn", {"eve"}},
+                           {"sn", {"eve"}}}),
+            LDAP_STRONG_AUTH_REQUIRED);
+}
+
+TEST(SlapdServerTest, WrongPasswordIsRejected) {
+  const SlapdServer server;
+  try {
+    LdapClient client(server.uri(), server.service_dn(), "wrong");
+    FAIL() << "bind with a wrong password succeeded";
+  } catch (const LdapError& e) {
+    EXPECT_EQ(e.code(), LDAP_INVALID_CREDENTIALS) << e.what();
+  }
+}
+
+TEST(SlapdServerTest, SaslExternalOverLdapiIsThePeerCredentialIdentity) {
+  const SlapdServer server;
+  const std::string identity = "dn:gidNumber=" + std::to_string(getegid()) +
+                               "+uidNumber=" + std::to_string(geteuid()) +
+                               ",cn=peercred,cn=external,cn=auth";
+  const ProcessResult r = RunProcess(
+      {"/usr/bin/ldapwhoami", "-Q", "-Y", "EXTERNAL", "-H", server.ldapi_uri()},
+      "", seconds(30), {"LDAPNOINIT=1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, identity + "\n");
+  // The same identity through LdapClient, and the ACL lets it write.
+  LdapClient external = LdapClient::External(server.ldapi_uri());
+  EXPECT_EQ(external.WhoAmI(), identity);
+  EXPECT_EQ(
+      external.Add("cn=mailbox," + server.UserDn("bob"),
+                   {{"objectClass", {"mdaMailbox"}}, {"cn", {"mailbox"}}}),
+      LDAP_SUCCESS)
+      << external.last_message();
+}
+
+// What slapacl says `identity` may do on alice's entry (it reports on
+// stderr).
+std::string AccessOf(const SlapdServer& server, const std::string& identity) {
+  const ProcessResult r = RunProcess(
+      {"/usr/sbin/slapacl", "-f", server.dir() + "/slapd.conf", "-D", identity,
+       "-b", server.UserDn("alice"), "mail/write", "userPassword/read"},
+      "", seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.err;
+}
+
+TEST(SlapdServerTest, AclsGiveWriteToTheServiceIdentitiesOnly) {
+  const SlapdServer server;
+  const std::string allowed =
+      "write access to mail: ALLOWED\nread access to userPassword: ALLOWED";
+  const std::string peercred = ",cn=peercred,cn=external,cn=auth";
+  const std::string uid = std::to_string(geteuid());
+  EXPECT_TRUE(Contains(AccessOf(server, server.service_dn()), allowed));
+  EXPECT_TRUE(
+      Contains(AccessOf(server, "gidNumber=12345+uidNumber=" + uid + peercred),
+               allowed));
+  const std::string other = std::to_string(geteuid() + 1);
+  EXPECT_TRUE(Contains(
+      AccessOf(server, "gidNumber=0+uidNumber=" + other + peercred),
+      "write access to mail: DENIED\nread access to userPassword: DENIED"));
+  EXPECT_TRUE(Contains(AccessOf(server, server.UserDn("bob")),
+                       "write access to mail: DENIED"));
+}
+
+TEST(SlapdServerTest, StopAndStartKeepDataAndPort) {
+  SlapdServer server;
+  const int port = server.port();
+  const std::string dn = "cn=mailbox," + server.UserDn("carol");
+  ASSERT_EQ(server.Service().Add(
+                dn, {{"objectClass", {"mdaMailbox"}}, {"cn", {"mailbox"}}}),
+            LDAP_SUCCESS);
+  server.Stop();
+  server.Stop();  // idempotent
+  EXPECT_FALSE(server.running());
+  try {
+    LdapClient client(server.uri(), "", "", seconds(2));
+    FAIL() << "connected to a stopped server";
+  } catch (const LdapError& e) {
+    EXPECT_EQ(e.code(), LDAP_SERVER_DOWN) << e.what();
+  }
+  server.Start();
+  EXPECT_EQ(server.port(), port);
+  EXPECT_TRUE(server.Admin().Read(dn).has_value());
+  server.Kill();  // a crash: mdb must still have the data, ldapi must work
+  EXPECT_FALSE(server.running());
+  server.Start();
+  EXPECT_TRUE(LdapClient::External(server.ldapi_uri()).Read(dn).has_value());
+}
+
+TEST(SlapdServerTest, PausedServerTimesOutAndResumeRecovers) {
+  SlapdServer server;
+  const std::string filter = "(mail=alice@example.com)";
+  LdapClient client(server.uri(), server.service_dn(),
+                    server.service_password(), seconds(1));
+  ASSERT_EQ(client.Search(server.suffix(), LDAP_SCOPE_SUBTREE, filter).size(),
+            1u);
+  server.Pause();
+  server.Pause();  // no-op, must not block
+  EXPECT_TRUE(server.paused());
+  const auto start = Clock::now();
+  try {
+    client.Search(server.suffix(), LDAP_SCOPE_SUBTREE, filter);
+    FAIL() << "a paused server answered";
+  } catch (const LdapError& e) {
+    EXPECT_EQ(e.code(), LDAP_TIMEOUT) << e.what();
+  }
+  EXPECT_GE(SecondsSince(start), 0.9);
+  EXPECT_LT(SecondsSince(start), 5.0);
+  server.Resume();
+  EXPECT_FALSE(server.paused());
+  LdapClient fresh(server.uri(), server.service_dn(), server.service_password(),
+                   seconds(5));
+  EXPECT_EQ(fresh.Search(server.suffix(), LDAP_SCOPE_SUBTREE, filter).size(),
+            1u);
+}
+
+TEST(SlapdServerTest, StopWorksOnAPausedServer) {
+  SlapdServer server;
+  server.Pause();
+  const auto start = Clock::now();
+  server.Stop();
+  EXPECT_FALSE(server.running());
+  EXPECT_LT(SecondsSince(start), 4.0);  // SIGTERM worked, no SIGKILL
+}
+
+// The attributes of a minimal mdaMessage entry.
+AttrMap MessageAttrs(const std::string& key, const std::string& raw) {
+  return {{"objectClass", {"mdaMessage"}},
+          {"mdaKey", {key}},
+          {"mdaRawMessage", {raw}},
+          {"mdaSize", {std::to_string(raw.size())}},
+          {"mdaDeliveredAt", {"20240102030405Z"}},
+          {"mdaEnvelopeRecipient", {"alice@example.com"}},
+          {"mdaFolder", {"INBOX"}}};
+}
+
+AttrMap MailboxAttrs() {
+  return {{"objectClass", {"mdaMailbox"}}, {"cn", {"mailbox"}}};
+}
+
+TEST(SlapdServerTest, StoresAnMdaMessageByteExact) {
+  const SlapdServer server;
+  LdapClient service = server.Service();
+  const std::string mailbox = "cn=mailbox," + server.UserDn("alice");
+  ASSERT_EQ(service.Add(mailbox, MailboxAttrs()), LDAP_SUCCESS)
+      << service.last_message();
+  std::string raw = "Subject: t\r\n\r\nbody\r\n";
+  raw += std::string("\0\r\n\0", 4);
+  for (int b = 0; b < 256; ++b) raw += static_cast<char>(b);
+  const std::string key(64, 'c');
+  const std::string dn = "mdaKey=" + key + "," + mailbox;
+  ASSERT_EQ(service.Add(dn, MessageAttrs(key, raw)), LDAP_SUCCESS)
+      << service.last_message();
+  const auto got = service.Read(dn);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->First("mdaRawMessage").size(), raw.size());
+  EXPECT_TRUE(got->First("mdaRawMessage") == raw);
+  EXPECT_EQ(got->First("mdaSize"), std::to_string(raw.size()));
+  EXPECT_EQ(got->First("mdaDeliveredAt"), "20240102030405Z");
+  EXPECT_EQ(got->First("mdaEnvelopeRecipient"), "alice@example.com");
+  EXPECT_EQ(got->First("mdafolder"), "INBOX");  // names are case-insensitive
+  EXPECT_EQ(
+      service
+          .Search(mailbox, LDAP_SCOPE_ONELEVEL, "(mdaKey=" + key + ")", {"1.1"})
+          .size(),
+      1u);
+  EXPECT_EQ(service.Add(dn, MessageAttrs(key, raw)), LDAP_ALREADY_EXISTS);
+}
+
+TEST(SlapdServerTest, LargeMessagesUpToMaxEntrySize) {
+  const SlapdServer server;
+  LdapClient service = server.Service();
+  const std::string mailbox = "cn=mailbox," + server.UserDn("alice");
+  ASSERT_EQ(service.Add(mailbox, MailboxAttrs()), LDAP_SUCCESS);
+  const std::string big = RandomBytes(12 * kMiB, 5);
+  const std::string big_dn = "mdaKey=" + std::string(64, 'b') + "," + mailbox;
+  ASSERT_EQ(service.Add(big_dn, MessageAttrs(std::string(64, 'b'), big)),
+            LDAP_SUCCESS)
+      << service.last_message();
+  EXPECT_TRUE(service.Read(big_dn)->First("mdaRawMessage") == big);
+  // Over maxentrysize (20 MiB) but under sockbuf_max_incoming_auth
+  // (32 MiB): a clean adminLimitExceeded, and the connection survives.
+  const std::string huge = RandomBytes(25 * kMiB, 6);
+  EXPECT_EQ(service.Add("mdaKey=" + std::string(64, 'h') + "," + mailbox,
+                        MessageAttrs(std::string(64, 'h'), huge)),
+            LDAP_ADMINLIMIT_EXCEEDED);
+  EXPECT_EQ(service.WhoAmI(), "dn:" + server.service_dn());
+}
+
+TEST(SlapdServerTest, WithoutTheProjectSchemaMdaEntriesAreRejected) {
+  SlapdOptions options;
+  options.load_ldapmda_schema = false;
+  const SlapdServer server(options);
+  EXPECT_FALSE(Contains(ReadFile(server.dir() + "/slapd.conf"), "mdaKey"));
+  LdapClient admin = server.Admin();
+  const std::string mailbox = "cn=mailbox," + server.UserDn("alice");
+  EXPECT_EQ(admin.Add(mailbox, MailboxAttrs()), LDAP_INVALID_SYNTAX)
+      << admin.last_message();
+  // An unknown attribute type in the RDN makes the DN itself invalid.
+  const std::string key(64, 'd');
+  EXPECT_EQ(admin.Add("mdaKey=" + key + "," + server.UserDn("alice"),
+                      MessageAttrs(key, "raw")),
+            LDAP_INVALID_DN_SYNTAX)
+      << admin.last_message();
+  AttrMap attrs = MessageAttrs(key, "raw");
+  attrs["cn"] = {"message"};
+  EXPECT_EQ(admin.Add("cn=message," + server.UserDn("alice"), attrs),
+            LDAP_UNDEFINED_TYPE)
+      << admin.last_message();
+}
+
+TEST(SlapdServerTest, AppliesExtraLdifAfterTheSampleData) {
+  SlapdOptions options;
+  options.extra_ldif = {
+      "# a comment\n"
+      "dn: uid=dave,ou=people,dc=example,dc=com\n"
+      "objectClass: inetOrgPerson\n"
+      "uid: dave\n"
+      "cn: Dave\n"
+      "sn: D\n"
+      "mail: dave@exam\n"
+      " ple.com\n"
+      "description:: AAECAw==\n"
+      "\n"
+      "dn: uid=alice,ou=people,dc=example,dc=com\n"
+      "changetype: modify\n"
+      "add: mail\n"
+      "mail: alice.alias@example.com\n",
+      "dn: uid=bob,ou=people,dc=example,dc=com\n"
+      "changetype: delete\n"};
+  const SlapdServer server(options);
+  LdapClient admin = server.Admin();
+  const auto dave = admin.Read(server.UserDn("dave"));
+  ASSERT_TRUE(dave.has_value());
+  EXPECT_EQ(dave->First("mail"), "dave@example.com");
+  EXPECT_EQ(dave->First("description"), std::string("\0\1\2\3", 4));
+  EXPECT_EQ(admin.Read(server.UserDn("alice"))->Values("mail").size(), 2u);
+  EXPECT_FALSE(admin.Read(server.UserDn("bob")).has_value());
+}
+
+TEST(SlapdServerTest, BadExtraLdifFailsTheStart) {
+  SlapdOptions options;
+  options.extra_ldif = {
+      "dn: uid=x,ou=nowhere,dc=example,dc=com\n"
+      "objectClass: inetOrgPerson\nuid: x\ncn: x\nsn: x\n"};
+  try {
+    const SlapdServer server(options);
+    FAIL() << "started with an LDIF entry below a missing parent";
+  } catch (const LdapError& e) {
+    EXPECT_EQ(e.code(), LDAP_NO_SUCH_OBJECT) << e.what();
+  }
+}
+
+TEST(SlapdServerTest, OtherSuffixWithoutSampleData) {
+  SlapdOptions options;
+  options.suffix = "o=test";
+  options.load_sample_data = false;
+  const SlapdServer server(options);
+  LdapClient admin = server.Admin();
+  EXPECT_FALSE(admin.Read("o=test").has_value());
+  ASSERT_EQ(
+      admin.Add("o=test", {{"objectClass", {"organization"}}, {"o", {"test"}}}),
+      LDAP_SUCCESS);
+  EXPECT_EQ(admin.Search("o=test", LDAP_SCOPE_SUBTREE).size(), 1u);
+}
+
+TEST(SlapdServerTest, BrokenConfigurationThrowsWithTheLog) {
+  SlapdOptions options;
+  options.suffix = "dc=example,dc=com\"\nbogusdirective \"x";
+  try {
+    const SlapdServer server(options);
+    FAIL() << "slapd started with a broken slapd.conf";
+  } catch (const std::runtime_error& e) {
+    EXPECT_TRUE(Contains(e.what(), "bogusdirective")) << e.what();
+  }
+}
+
+// ------------------------------------------------------------ LdapClient
+
+TEST(LdapClientTest, ModifyAndDelete) {
+  const SlapdServer server;
+  LdapClient service = server.Service();
+  const std::string dn = server.UserDn("carol");
+  ASSERT_EQ(service.Modify(dn, {{LDAP_MOD_REPLACE, "mail", {"c@example.org"}},
+                                {LDAP_MOD_ADD, "description", {"x", "y"}}}),
+            LDAP_SUCCESS)
+      << service.last_message();
+  auto carol = service.Read(dn);
+  ASSERT_TRUE(carol.has_value());
+  EXPECT_EQ(carol->Values("mail"), std::vector<std::string>{"c@example.org"});
+  EXPECT_EQ(carol->Values("description").size(), 2u);
+  ASSERT_EQ(service.Modify(dn, {{LDAP_MOD_DELETE, "description", {}}}),
+            LDAP_SUCCESS);
+  EXPECT_FALSE(service.Read(dn)->Has("description"));
+  EXPECT_EQ(service.Delete(dn), LDAP_SUCCESS);
+  EXPECT_FALSE(service.Read(dn).has_value());
+  EXPECT_EQ(service.Delete(dn), LDAP_NO_SUCH_OBJECT);
+}
+
+TEST(LdapClientTest, SearchErrorsThrowWithTheirCode) {
+  SlapdOptions options;
+  options.sizelimit = 2;
+  const SlapdServer server(options);
+  LdapClient service = server.Service();
+  const auto code_of = [&](const std::string& base, const std::string& f) {
+    try {
+      service.Search(base, LDAP_SCOPE_SUBTREE, f);
+    } catch (const LdapError& e) {
+      return e.code();
+    }
+    return LDAP_SUCCESS;
+  };
+  EXPECT_EQ(code_of("ou=nowhere," + server.suffix(), "(uid=*)"),
+            LDAP_NO_SUCH_OBJECT);
+  EXPECT_EQ(code_of(server.suffix(), "(uid=*"), LDAP_FILTER_ERROR);
+  EXPECT_EQ(code_of(server.suffix(), "(uid=*)"), LDAP_SIZELIMIT_EXCEEDED);
+  // The rootdn has no size limit.
+  EXPECT_EQ(server.Admin()
+                .Search(server.suffix(), LDAP_SCOPE_SUBTREE, "(uid=*)")
+                .size(),
+            5u);
+}
+
+}  // namespace
+}  // namespace ldapmda::testing
