@@ -114,6 +114,8 @@ po::options_description CommandLine() {
       "configuration file (default /etc/ldapmda/ldapmda.conf)");
   add("option,o", po::value<Strings>()->composing()->value_name("KEY=VALUE"),
       "override one configuration key (repeatable)");
+  add("log", po::value<std::string>()->value_name("TARGET"),
+      "log to syslog or stderr (same as -o log=TARGET)");
   add("from,f", po::value<std::string>()->value_name("SENDER"),
       "envelope sender; \"\" or MAILER-DAEMON for the null sender");
   add("original-recipient,a",
@@ -197,6 +199,7 @@ Options ParseOptions(int argc, const char* const* argv) {
   if (vm.count("option")) {
     opts.overrides = vm["option"].as<std::vector<std::string>>();
   }
+  if (vm.count("log")) opts.overrides.push_back("log=" + get("log"));
   opts.sender = get("from");
   // pipe(8) passes the null sender as MAILER-DAEMON by default.
   if (AsciiLower(opts.sender) == "mailer-daemon") opts.sender.clear();

@@ -57,6 +57,11 @@ TEST(ParseOptionsTest, ConfigAndOverrides) {
   EXPECT_EQ(o.overrides, (std::vector<std::string>{"timeout=1", "log=stderr"}));
 }
 
+TEST(ParseOptionsTest, LogShorthandIsTheLastOverride) {
+  EXPECT_EQ(Parse({"--log=stderr", "-o", "log=syslog", "-d", "a@x"}).overrides,
+            (std::vector<std::string>{"log=syslog", "log=stderr"}));
+}
+
 TEST(ParseOptionsTest, HelpAndVersionNeedNoRecipient) {
   EXPECT_TRUE(Parse({"--help"}).help);
   EXPECT_TRUE(Parse({"--version"}).version);

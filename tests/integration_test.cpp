@@ -2,6 +2,7 @@
 // on 127.0.0.1 for each test, exactly as Postfix's pipe(8) would run it.
 #include <gtest/gtest.h>
 #include <ldap.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <map>
@@ -293,6 +294,24 @@ TEST_F(IntegrationTest, HungDirectoryDefersWithinTheDeadline) {
   EXPECT_EQ(r.out.rfind("4.3.0 ", 0), 0u) << r.out;
   EXPECT_LT(r.seconds, 2.0 + 1.5);
   server.Resume();
+  EXPECT_TRUE(Stored(server).empty());
+}
+
+TEST_F(IntegrationTest, StalledInputHitsTheDeadlineBackstop) {
+  // Nothing but the deadline bounds a read from a writer that never
+  // finishes: the SIGALRM backstop must defer, within the deadline.
+  SlapdServer server;
+  // A FIFO opened read-write as stdin: the reader itself holds a writer,
+  // so end-of-file never comes.
+  const std::string fifo = dir_.File("stdin.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string cmd = "exec " + std::string(LDAPMDA_BINARY) + " -c " +
+                          Config(server) +
+                          " -o deadline=1 -d alice@example.com 0<>" + fifo;
+  const ProcessResult r = RunProcess({"/bin/sh", "-c", cmd}, "");
+  EXPECT_EQ(r.exit_code, 75);
+  EXPECT_EQ(r.out, "4.3.0 deadline of 1.000 seconds exceeded\n");
+  EXPECT_LT(r.seconds, 1.0 + 1.5);
   EXPECT_TRUE(Stored(server).empty());
 }
 

@@ -14,7 +14,7 @@ namespace ldapmda {
 // The command line of pipe mode.
 struct Options {
   std::string config_file;
-  std::vector<std::string> overrides;  // -o key=value
+  std::vector<std::string> overrides;  // -o key=value, --log=X as log=X
   std::string sender;                  // "" = null sender
   // pipe(8) expands ${original_recipient} like ${recipient}, one argument
   // per recipient: the Nth belongs to the Nth recipient.
