@@ -121,8 +121,14 @@ po::options_description CommandLine() {
   add("original-recipient,a",
       po::value<Strings>()->multitoken()->composing()->value_name("ADDR..."),
       "original recipients before rewriting, one per -d recipient");
+  add("extension,e",
+      po::value<Strings>()->multitoken()->composing()->value_name("EXT..."),
+      "Postfix's ${extension}, one per -d recipient (optional: ldapmda "
+      "also splits at recipient_delimiter)");
   add("queue-id,q", po::value<std::string>()->value_name("ID"),
       "Postfix queue ID, for the log");
+  add("recount", po::value<std::string>()->value_name("ADDRESS"),
+      "recompute the usage counters of ADDRESS's mailbox and exit");
   add("deliver,d",
       po::value<Strings>()->multitoken()->composing()->value_name(
           "RECIPIENT..."),
@@ -148,7 +154,7 @@ void DeliverAll(const Options& opts, const Config& config,
   for (std::size_t i = 0; i < opts.recipients.size(); ++i) {
     const std::string& rcpt = opts.recipients[i];
     const Envelope envelope{opts.sender, opts.OriginalRecipient(i),
-                            opts.queue_id};
+                            opts.queue_id, opts.ExtensionOf(i)};
     const DeliveryResult result = delivery.Deliver(raw, info, envelope, rcpt);
     outcomes.push_back({rcpt, result.outcome});
     Log(LogLevel::kInfo,
@@ -169,6 +175,41 @@ void FailAll(const Options& opts, const Outcome& outcome, std::size_t size,
     Log(LogLevel::kInfo,
         FormatDeliveryLine({opts.queue_id, rcpt, opts.OriginalRecipient(i), "",
                             size, deadline.Elapsed(), outcome, ""}));
+  }
+}
+
+// --recount: an administrator's command, not a delivery. Same verdict
+// lines; a generous time budget, since a mailbox may be large.
+int RunRecount(const Options& opts, int out_fd) {
+  try {
+    const Config config = LoadConfig(opts.config_file, opts.overrides);
+    OpenLog(config.log);
+    const Deadline deadline(std::chrono::hours(1));
+    const std::string password = config.bind == BindMethod::kSimple
+                                     ? ReadPasswordFile(config.bind_pw_file)
+                                     : std::string();
+    LdapDirectory directory(config, config.StoreHosts(), password, deadline);
+    std::string mailbox;
+    Usage before, after;
+    const Outcome o = Recount(config, directory, deadline, opts.recount,
+                              &mailbox, &before, &after);
+    if (o.disposition() != Disposition::kSent) {
+      const Verdict v = ReportGlobal(o);
+      WriteAll(out_fd, v.line);
+      return v.exit_code;
+    }
+    const std::string line = mailbox + ": " + std::to_string(after.messages) +
+                             " messages, " + std::to_string(after.bytes) +
+                             " bytes (counters said " +
+                             std::to_string(before.messages) + " messages, " +
+                             std::to_string(before.bytes) + " bytes)\n";
+    Log(LogLevel::kInfo, "recount " + line);
+    WriteAll(out_fd, line);
+    return 0;
+  } catch (const std::exception& e) {
+    const Verdict v = ReportGlobal({kDsnConfig, e.what()});
+    WriteAll(out_fd, v.line);
+    return v.exit_code;
   }
 }
 
@@ -207,21 +248,35 @@ Options ParseOptions(int argc, const char* const* argv) {
     opts.original_recipients =
         vm["original-recipient"].as<std::vector<std::string>>();
   }
+  if (vm.count("extension")) {
+    opts.extensions = vm["extension"].as<std::vector<std::string>>();
+  }
+  opts.recount = get("recount");
   opts.queue_id = get("queue-id");
   if (vm.count("deliver")) {
     opts.recipients = vm["deliver"].as<std::vector<std::string>>();
   }
-  if (!opts.help && !opts.version && opts.recipients.empty()) {
+  const bool command = opts.help || opts.version || !opts.recount.empty();
+  if (!command && opts.recipients.empty()) {
     throw UsageError("no recipient: use -d RECIPIENT");
   }
-  if (opts.original_recipients.size() > 1 &&
-      opts.original_recipients.size() != opts.recipients.size()) {
-    throw UsageError("-a gives " +
-                     std::to_string(opts.original_recipients.size()) +
-                     " original recipients for " +
-                     std::to_string(opts.recipients.size()) + " recipients");
+  // Paired per recipient: one value each, or one for a single recipient.
+  for (const auto& [flag, values] : {std::pair{"-a", &opts.original_recipients},
+                                     std::pair{"-e", &opts.extensions}}) {
+    if (values->size() > 1 && values->size() != opts.recipients.size()) {
+      throw UsageError(std::string(flag) + " gives " +
+                       std::to_string(values->size()) + " values for " +
+                       std::to_string(opts.recipients.size()) + " recipients");
+    }
   }
   return opts;
+}
+
+std::string Options::ExtensionOf(std::size_t i) const {
+  if (extensions.size() == 1 && recipients.size() == 1) {
+    return extensions.front();
+  }
+  return i < extensions.size() ? extensions[i] : "";
 }
 
 std::string Options::OriginalRecipient(std::size_t i) const {
@@ -260,6 +315,7 @@ int Run(int argc, const char* const* argv, int in_fd, int out_fd) {
     WriteAll(out_fd, opts.help ? UsageText() : "ldapmda " LDAPMDA_VERSION "\n");
     return 0;
   }
+  if (!opts.recount.empty()) return RunRecount(opts, out_fd);
 
   std::vector<RecipientOutcome> outcomes;
   Config config;

@@ -5,6 +5,7 @@
 #include <ldap.h>
 
 #include <boost/program_options.hpp>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -108,6 +109,33 @@ std::string CheckDn(const std::string& v) {
   return "";
 }
 
+// Words separated by white space or commas.
+std::vector<std::string> SplitList(const std::string& v) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char ch : v + " ") {
+    if (ch == ' ' || ch == '\t' || ch == ',') {
+      if (!word.empty()) out.push_back(word);
+      word.clear();
+    } else {
+      word += ch;
+    }
+  }
+  return out;
+}
+
+// An attribute description as RFC 4512 allows: a name or an OID.
+std::string CheckAttributeName(const std::string& v) {
+  if (v.empty()) return "";
+  for (char ch : v) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' &&
+        ch != '.' && ch != ';') {
+      return "not an attribute name";
+    }
+  }
+  return "";
+}
+
 const std::map<std::string, Setter>& Setters() {
   static const std::map<std::string, Setter> setters = {
       {"server_host",
@@ -188,6 +216,47 @@ const std::map<std::string, Setter>& Setters() {
          c.version = 3;
          return v == "3" ? std::string()
                          : std::string("only LDAP version 3 is supported");
+       }},
+      {"recipient_delimiter",
+       [](Config& c, const std::string& v) {
+         c.recipient_delimiter = v;
+         for (char ch : v) {
+           const auto u = static_cast<unsigned char>(ch);
+           if (u <= 0x20 || u >= 0x7F || ch == '@') {
+             return std::string("delimiters must be printable ASCII, not @");
+           }
+         }
+         return std::string();
+       }},
+      {"extension_folder",
+       [](Config& c, const std::string& v) {
+         return SetBool(c.extension_folder, v);
+       }},
+      {"catchall_query_filter",
+       [](Config& c, const std::string& v) {
+         c.catchall_query_filter = v;
+         return ValidateQueryFilter(v, /*need_local_part=*/false);
+       }},
+      {"account_status_attribute",
+       [](Config& c, const std::string& v) {
+         c.account_status_attribute = v;
+         return CheckAttributeName(v);
+       }},
+      {"account_disabled_values",
+       [](Config& c, const std::string& v) {
+         c.account_disabled_values = SplitList(v);
+         return c.account_disabled_values.empty()
+                    ? std::string("expected one or more values")
+                    : std::string();
+       }},
+      {"quota_attribute",
+       [](Config& c, const std::string& v) {
+         c.quota_attribute = v;
+         return CheckAttributeName(v);
+       }},
+      {"quota_full_tempfail",
+       [](Config& c, const std::string& v) {
+         return SetBool(c.quota_full_tempfail, v);
        }},
       {"mailbox_dn",
        [](Config& c, const std::string& v) {

@@ -4,7 +4,10 @@
 
 #include <ldap.h>
 
+#include <charconv>
+
 #include "ldapmda/escape.h"
+#include "ldapmda/log.h"
 
 namespace ldapmda {
 namespace {
@@ -21,15 +24,39 @@ bool IsPrintableAscii(std::string_view s) {
   return !s.empty();
 }
 
+const std::vector<std::string>* Values(const Entry& entry,
+                                       std::string_view name) {
+  for (const auto& a : entry.attributes) {
+    if (AsciiLower(a.name) == AsciiLower(name)) return &a.values;
+  }
+  return nullptr;
+}
+
+std::optional<long long> ParseCount(std::string_view text) {
+  long long n = 0;
+  const auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 0) {
+    return std::nullopt;
+  }
+  return n;
+}
+
 }  // namespace
 
 std::string MessageKey(std::string_view recipient, std::string_view raw) {
   return Sha256Hex({AsciiLower(recipient), "\n", raw});
 }
 
+bool FitsQuota(const Usage& usage, std::size_t size, long long limit) {
+  return usage.bytes >= 0 &&
+         static_cast<unsigned long long>(usage.bytes) + size <=
+             static_cast<unsigned long long>(limit);
+}
+
 MessageEntry::MessageEntry(std::string_view key, std::string_view raw,
                            const MessageInfo& info, const Envelope& envelope,
-                           std::string_view recipient,
+                           std::string_view recipient, std::string_view folder,
                            std::time_t delivered_at) {
   Add("objectClass", "mdaMessage");
   Add("mdaKey", key);
@@ -49,7 +76,7 @@ MessageEntry::MessageEntry(std::string_view key, std::string_view raw,
           SanitizeText(envelope.original_recipient, kMaxHeaderValue));
   // IA5 String: Postfix queue IDs are ASCII; anything else is left out.
   if (IsPrintableAscii(envelope.queue_id)) Add("mdaQueueId", envelope.queue_id);
-  Add("mdaFolder", "INBOX");
+  Add("mdaFolder", folder);
 }
 
 void MessageEntry::Add(std::string name, std::string_view value) {
@@ -68,60 +95,94 @@ DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
   // Sanity: an address we cannot even put into a filter is the sender's
   // problem, and final.
   if (!ParseAddress(recipient)) {
-    return {{kDsnBadAddress, "invalid recipient address"}, ""};
+    return {{kDsnBadAddress, "invalid recipient address"}, "", ""};
   }
 
-  // Lookup: exactly one entry, or a reason.
-  std::string entry_dn;
-  if (Outcome o = Lookup(recipient, &entry_dn);
+  // Lookup: exactly one entry (exact, without extension, catch-all).
+  Resolution where;
+  if (Outcome o = resolver_.Resolve(recipient, envelope.extension, &where);
       o.disposition() != Disposition::kSent) {
-    return {o, ""};
+    return {o, "", ""};
   }
 
-  // Store: the DN derives from the bytes, so a retry finds its own entry.
+  // The DN derives from the bytes, so a retry finds its own entry.
   const std::string key = MessageKey(recipient, raw);
   const std::string mailbox_dn =
-      ExpandMailboxDn(config_.mailbox_dn, entry_dn, recipient);
+      ExpandMailboxDn(config_.mailbox_dn, where.entry.dn, where.lookup);
   const std::string message_dn = "mdaKey=" + key + "," + mailbox_dn;
-  const MessageEntry entry(key, raw, info, envelope, recipient,
+
+  // Policy: account status and quota.
+  if (Outcome o = CheckPolicy(where.entry, mailbox_dn, raw.size());
+      o.disposition() != Disposition::kSent) {
+    o = RefuseUnlessStored(o, message_dn);
+    return {o, o.disposition() == Disposition::kSent ? message_dn : "",
+            where.folder};
+  }
+
+  // Store.
+  const MessageEntry entry(key, raw, info, envelope, recipient, where.folder,
                            std::time(nullptr));
-  Outcome o = Store(mailbox_dn, message_dn, entry);
-  if (o.disposition() != Disposition::kSent) return {o, ""};
-  return {o, message_dn};
+  bool created = false;
+  Outcome o = Store(mailbox_dn, message_dn, entry, &created);
+  if (o.disposition() != Disposition::kSent) return {o, "", ""};
+  // Only a new entry counts; a retry was counted when it was stored.
+  if (config_.tracks_usage() && created) CountStored(mailbox_dn, raw.size());
+  return {o, message_dn, where.folder};
 }
 
-Outcome Delivery::Lookup(const std::string& recipient, std::string* entry_dn) {
-  const auto filter = ExpandQueryFilter(config_.query_filter, recipient);
-  if (!filter) {
-    // As Postfix does: a %d query for an address without a domain finds
-    // nothing.
-    return {kDsnNoSuchUser, "no such user here (address has no domain)"};
+Outcome Delivery::CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
+                              std::size_t size) {
+  if (!config_.account_status_attribute.empty()) {
+    if (const auto* status = Values(entry, config_.account_status_attribute)) {
+      for (const auto& value : *status) {
+        for (const auto& disabled : config_.account_disabled_values) {
+          if (AsciiLower(value) == AsciiLower(disabled)) {
+            return {kDsnDisabled, "mailbox disabled (" +
+                                      config_.account_status_attribute + ": " +
+                                      value + ")"};
+          }
+        }
+      }
+    }
   }
-  SearchRequest request{config_.search_base, config_.scope, *filter, {}, 2};
-  std::vector<Entry> entries;
-  const DirResult r = lookup_.Search(request, &entries);
-  if (r.code == LDAP_SIZELIMIT_EXCEEDED || entries.size() > 1) {
-    // Which mailbox is meant is a question for the administrator.
-    return {kDsnConfig,
-            "recipient lookup is ambiguous: more than one entry "
-            "matches " +
-                *filter + " below " + config_.search_base};
+  if (config_.quota_attribute.empty()) return Outcome::Sent("ok");
+  const auto* quota = Values(entry, config_.quota_attribute);
+  if (quota == nullptr || quota->empty()) return Outcome::Sent("unlimited");
+  const auto limit = ParseCount(quota->front());
+  if (!limit) {
+    // A broken value in the directory is for the administrator to fix.
+    return {kDsnConfig, "quota attribute " + config_.quota_attribute + " of " +
+                            entry.dn +
+                            " is not a byte count: " + quota->front()};
   }
-  if (!r.ok()) {
-    Outcome o = Failure(LdapOp::kSearch, r);
-    o.text = "lookup below " + config_.search_base + ": " + o.text;
+  Usage usage;
+  if (Outcome o = ReadUsage(store_, mailbox_dn, deadline_, &usage);
+      o.disposition() != Disposition::kSent) {
     return o;
   }
-  if (entries.empty()) {
-    return {kDsnNoSuchUser, "no such user here"};
+  if (FitsQuota(usage, size, *limit)) return Outcome::Sent("fits");
+  return {config_.quota_full_tempfail ? kDsnOverQuotaTemp : kDsnOverQuota,
+          "mailbox full: " + std::to_string(usage.bytes) + " of " +
+              std::to_string(*limit) + " bytes used, message is " +
+              std::to_string(size) + " bytes"};
+}
+
+Outcome Delivery::RefuseUnlessStored(Outcome refusal,
+                                     const std::string& message_dn) {
+  // Only on this rare path does the extra round trip happen.
+  SearchRequest request{message_dn, Scope::kBase, "(objectClass=*)", {}, 1};
+  std::vector<Entry> entries;
+  const DirResult r = store_.Search(request, &entries);
+  if (r.ok() && !entries.empty()) {
+    return Outcome::Sent("already stored as " + message_dn);
   }
-  *entry_dn = entries.front().dn;
-  return Outcome::Sent("found");
+  return refusal;
 }
 
 Outcome Delivery::Store(const std::string& mailbox_dn,
                         const std::string& message_dn,
-                        const MessageEntry& entry) {
+                        const MessageEntry& entry, bool* created) {
+  *created = false;
   // Hot path: one add. The mailbox is created only when the add says it
   // does not exist yet; a concurrent creator's entryAlreadyExists is fine.
   DirResult r = store_.Add(message_dn, entry.attributes());
@@ -130,31 +191,118 @@ Outcome Delivery::Store(const std::string& mailbox_dn,
     if (!cn) {
       return {kDsnConfig, "mailbox_dn expands to an invalid DN: " + mailbox_dn};
     }
-    const std::vector<AttributeView> mailbox = {{"objectClass", {"mdaMailbox"}},
-                                                {"cn", {*cn}}};
+    std::vector<AttributeView> mailbox = {{"objectClass", {"mdaMailbox"}},
+                                          {"cn", {*cn}}};
+    if (config_.tracks_usage()) {
+      mailbox.push_back({"mdaMailboxSize", {"0"}});
+      mailbox.push_back({"mdaMessageCount", {"0"}});
+    }
     const DirResult m = store_.Add(mailbox_dn, mailbox);
     if (!m.ok() && m.code != LDAP_ALREADY_EXISTS) {
-      Outcome o = Failure(LdapOp::kAddMailbox, m);
+      Outcome o = DirectoryFailure(LdapOp::kAddMailbox, m, deadline_);
       o.text = "creating mailbox " + mailbox_dn + ": " + o.text;
       return o;
     }
     r = store_.Add(message_dn, entry.attributes());
   }
-  if (r.ok()) return Outcome::Sent("stored as " + message_dn);
+  if (r.ok()) {
+    *created = true;
+    return Outcome::Sent("stored as " + message_dn);
+  }
   if (r.code == LDAP_ALREADY_EXISTS) {
     return Outcome::Sent("already stored as " + message_dn);
   }
-  Outcome o = Failure(LdapOp::kAddMessage, r);
+  Outcome o = DirectoryFailure(LdapOp::kAddMessage, r, deadline_);
   o.text = "storing below " + mailbox_dn + ": " + o.text;
   return o;
 }
 
-Outcome Delivery::Failure(LdapOp op, const DirResult& result) const {
-  if (deadline_.Expired()) {
-    return {kDsnInternal, "deadline exceeded (last directory result: " +
-                              ClassifyLdapResult(op, result).text + ")"};
+void Delivery::CountStored(const std::string& mailbox_dn, std::size_t size) {
+  const std::vector<Modification> changes = {
+      {Modification::Op::kIncrement, "mdaMailboxSize", {std::to_string(size)}},
+      {Modification::Op::kIncrement, "mdaMessageCount", {"1"}}};
+  const DirResult r = store_.Modify(mailbox_dn, changes);
+  if (!r.ok()) {
+    Log(LogLevel::kWarning,
+        "usage counters of " + mailbox_dn + " not updated (" +
+            ClassifyLdapResult(LdapOp::kModify, r).text +
+            "); the message is stored; run ldapmda --recount to repair");
   }
-  return ClassifyLdapResult(op, result);
+}
+
+Outcome ReadUsage(Directory& directory, const std::string& mailbox_dn,
+                  const Deadline& deadline, Usage* usage) {
+  *usage = {};
+  SearchRequest request{mailbox_dn,
+                        Scope::kBase,
+                        "(objectClass=*)",
+                        {"mdaMailboxSize", "mdaMessageCount"},
+                        1};
+  std::vector<Entry> entries;
+  const DirResult r = directory.Search(request, &entries);
+  if (r.code == LDAP_NO_SUCH_OBJECT) return Outcome::Sent("no mailbox yet");
+  if (!r.ok()) {
+    Outcome o = DirectoryFailure(LdapOp::kSearch, r, deadline);
+    o.text = "reading usage of " + mailbox_dn + ": " + o.text;
+    return o;
+  }
+  if (entries.empty()) return Outcome::Sent("no mailbox yet");
+  const auto* bytes = Values(entries.front(), "mdaMailboxSize");
+  const auto* count = Values(entries.front(), "mdaMessageCount");
+  if (bytes == nullptr || count == nullptr || bytes->empty() ||
+      count->empty()) {
+    Log(LogLevel::kWarning, mailbox_dn +
+                                " has no usage counters; run ldapmda "
+                                "--recount to set them");
+    return Outcome::Sent("no counters");
+  }
+  usage->bytes = ParseCount(bytes->front()).value_or(0);
+  usage->messages = ParseCount(count->front()).value_or(0);
+  return Outcome::Sent("read");
+}
+
+Outcome Recount(const Config& config, Directory& directory,
+                const Deadline& deadline, const std::string& address,
+                std::string* mailbox_dn, Usage* before, Usage* after) {
+  Resolver resolver(config, directory, deadline);
+  Resolution where;
+  if (Outcome o = resolver.Resolve(address, "", &where);
+      o.disposition() != Disposition::kSent) {
+    return o;
+  }
+  *mailbox_dn =
+      ExpandMailboxDn(config.mailbox_dn, where.entry.dn, where.lookup);
+  if (Outcome o = ReadUsage(directory, *mailbox_dn, deadline, before);
+      o.disposition() != Disposition::kSent) {
+    return o;
+  }
+  // Paged, so that server size limits do not cut a large mailbox short.
+  SearchRequest request{*mailbox_dn, Scope::kOne, "(objectClass=mdaMessage)",
+                        {"mdaSize"}, 0,           500};
+  std::vector<Entry> messages;
+  DirResult r = directory.Search(request, &messages);
+  if (r.code == LDAP_NO_SUCH_OBJECT) {
+    *after = {};
+    return Outcome::Sent("no mailbox yet: nothing to count");
+  }
+  if (!r.ok()) return DirectoryFailure(LdapOp::kSearch, r, deadline);
+  *after = {};
+  for (const auto& m : messages) {
+    const auto* size = Values(m, "mdaSize");
+    if (size && !size->empty())
+      after->bytes += ParseCount(size->front()).value_or(0);
+    ++after->messages;
+  }
+  const std::vector<Modification> changes = {
+      {Modification::Op::kReplace,
+       "mdaMailboxSize",
+       {std::to_string(after->bytes)}},
+      {Modification::Op::kReplace,
+       "mdaMessageCount",
+       {std::to_string(after->messages)}}};
+  r = directory.Modify(*mailbox_dn, changes);
+  if (!r.ok()) return DirectoryFailure(LdapOp::kModify, r, deadline);
+  return Outcome::Sent("recounted");
 }
 
 }  // namespace ldapmda

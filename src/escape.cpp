@@ -68,7 +68,7 @@ std::optional<Address> ParseAddress(std::string_view address) {
                  std::string(address.substr(at + 1))};
 }
 
-std::string ValidateQueryFilter(std::string_view filter) {
+std::string ValidateQueryFilter(std::string_view filter, bool need_local_part) {
   if (filter.empty()) return "query_filter is empty";
   for (std::size_t i = 0; i < filter.size(); ++i) {
     if (filter[i] != '%') continue;
@@ -79,9 +79,12 @@ std::string ValidateQueryFilter(std::string_view filter) {
              " (use %s, %u, %d or %%)";
     }
   }
-  if (filter.find("%s") == std::string_view::npos &&
+  if (need_local_part && filter.find("%s") == std::string_view::npos &&
       filter.find("%u") == std::string_view::npos) {
     return "query_filter uses neither %s nor %u";
+  }
+  if (!need_local_part && filter.find('%') == std::string_view::npos) {
+    return "query_filter uses no %s, %u or %d";
   }
   return "";
 }

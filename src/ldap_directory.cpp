@@ -240,11 +240,11 @@ class LdapDirectory::Impl {
     }
     DirResult r = Result(rc);
     if (!r.ok()) {
-      r.message = "bind as " +
-                  (config_.bind == BindMethod::kSasl
-                       ? "SASL " + config_.sasl_mech
-                       : config_.bind_dn) +
-                  (r.message.empty() ? "" : ": " + r.message);
+      r.message =
+          "bind as " +
+          (config_.bind == BindMethod::kSasl ? "SASL " + config_.sasl_mech
+                                             : config_.bind_dn) +
+          (r.message.empty() ? "" : ": " + r.message);
     }
     return r;
   }
@@ -267,6 +267,13 @@ class LdapDirectory::Impl {
                      std::vector<Entry>* entries);
   DirResult DoAdd(LDAP* ld, const std::string& dn,
                   const std::vector<AttributeView>& attributes);
+  DirResult DoModify(LDAP* ld, const std::string& dn,
+                     const std::vector<Modification>& changes);
+  static void CollectEntries(LDAP* ld, LDAPMessage* res,
+                             std::vector<Entry>* entries);
+  // Replaces `cookie` with the paged-results cookie of `res`; empty when
+  // this was the last page.
+  static int NextPageCookie(LDAP* ld, LDAPMessage* res, berval* cookie);
 };
 
 DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
@@ -275,19 +282,50 @@ DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
   // "1.1" asks for no attributes at all (RFC 4511 4.5.1.8).
   std::vector<char*> attrs;
   std::string no_attrs = "1.1";
-  for (const auto& a : req.attributes)
+  for (const auto& a : req.attributes) {
     attrs.push_back(const_cast<char*>(a.c_str()));
+  }
   if (attrs.empty()) attrs.push_back(no_attrs.data());
   attrs.push_back(nullptr);
 
-  timeval tv = ToTimeval(deadline_.Cap(config_.timeout));
-  LDAPMessage* raw = nullptr;
-  const int rc = ldap_search_ext_s(ld, req.base.c_str(), ScopeCode(req.scope),
-                                   req.filter.c_str(), attrs.data(), 0, nullptr,
-                                   nullptr, &tv, req.size_limit, &raw);
-  MessagePtr res(raw);
-  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Result(rc);
-  for (LDAPMessage* e = ldap_first_entry(ld, res.get()); e != nullptr;
+  // Without paging this loop runs once; with it, once per page until the
+  // server's cookie comes back empty.
+  berval cookie{0, nullptr};
+  std::unique_ptr<berval, void (*)(berval*)> cookie_guard(
+      &cookie, [](berval* c) { ber_memfree(c->bv_val); });
+  for (;;) {
+    LDAPControl* page = nullptr;
+    if (req.page_size > 0) {
+      const int rc =
+          ldap_create_page_control(ld, req.page_size, &cookie, 0, &page);
+      if (rc != LDAP_SUCCESS) return Result(rc);
+    }
+    std::unique_ptr<LDAPControl, void (*)(LDAPControl*)> page_guard(
+        page, [](LDAPControl* c) {
+          if (c) ldap_control_free(c);
+        });
+    LDAPControl* server_controls[] = {page, nullptr};
+    timeval tv = ToTimeval(deadline_.Cap(config_.timeout));
+    LDAPMessage* raw = nullptr;
+    const int rc = ldap_search_ext_s(ld, req.base.c_str(), ScopeCode(req.scope),
+                                     req.filter.c_str(), attrs.data(), 0,
+                                     page ? server_controls : nullptr, nullptr,
+                                     &tv, req.size_limit, &raw);
+    MessagePtr res(raw);
+    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Result(rc);
+    CollectEntries(ld, res.get(), entries);
+    if (req.page_size <= 0 || rc != LDAP_SUCCESS) return {rc, ""};
+    if (int prc = NextPageCookie(ld, res.get(), &cookie); prc != LDAP_SUCCESS) {
+      return Result(prc);
+    }
+    if (cookie.bv_len == 0) return {};
+    if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
+  }
+}
+
+void LdapDirectory::Impl::CollectEntries(LDAP* ld, LDAPMessage* res,
+                                         std::vector<Entry>* entries) {
+  for (LDAPMessage* e = ldap_first_entry(ld, res); e != nullptr;
        e = ldap_next_entry(ld, e)) {
     Entry entry;
     LdapString dn(ldap_get_dn(ld, e));
@@ -305,7 +343,49 @@ DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
     BerPtr ber(ber_raw);
     entries->push_back(std::move(entry));
   }
-  return {rc, ""};
+}
+
+int LdapDirectory::Impl::NextPageCookie(LDAP* ld, LDAPMessage* res,
+                                        berval* cookie) {
+  LDAPControl** controls = nullptr;
+  int rc = ldap_parse_result(ld, res, nullptr, nullptr, nullptr, nullptr,
+                             &controls, 0);
+  if (rc != LDAP_SUCCESS) return rc;
+  std::unique_ptr<LDAPControl*, void (*)(LDAPControl**)> guard(
+      controls, [](LDAPControl** c) { ldap_controls_free(c); });
+  LDAPControl* response =
+      ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, controls, nullptr);
+  ber_memfree(cookie->bv_val);
+  *cookie = {0, nullptr};
+  // A server that ignores paging returned everything at once.
+  if (response == nullptr) return LDAP_SUCCESS;
+  ber_int_t estimate = 0;
+  return ldap_parse_pageresponse_control(ld, response, &estimate, cookie);
+}
+
+DirResult LdapDirectory::Impl::DoModify(
+    LDAP* ld, const std::string& dn, const std::vector<Modification>& changes) {
+  std::vector<std::vector<berval>> values(changes.size());
+  std::vector<std::vector<berval*>> value_ptrs(changes.size());
+  std::vector<LDAPMod> mods(changes.size());
+  std::vector<LDAPMod*> mod_ptrs;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    for (const auto& v : changes[i].values) {
+      values[i].push_back({v.size(), const_cast<char*>(v.data())});
+    }
+    for (auto& bv : values[i]) value_ptrs[i].push_back(&bv);
+    value_ptrs[i].push_back(nullptr);
+    const int op = changes[i].op == Modification::Op::kIncrement
+                       ? LDAP_MOD_INCREMENT
+                       : LDAP_MOD_REPLACE;
+    mods[i].mod_op = op | LDAP_MOD_BVALUES;
+    mods[i].mod_type = const_cast<char*>(changes[i].name.c_str());
+    mods[i].mod_bvalues = value_ptrs[i].data();
+    mod_ptrs.push_back(&mods[i]);
+  }
+  mod_ptrs.push_back(nullptr);
+  return Result(
+      ldap_modify_ext_s(ld, dn.c_str(), mod_ptrs.data(), nullptr, nullptr));
 }
 
 DirResult LdapDirectory::Impl::DoAdd(
@@ -352,6 +432,12 @@ DirResult LdapDirectory::Add(const std::string& dn,
                              const std::vector<AttributeView>& attributes) {
   return impl_->WithFailover(
       [&](LDAP* ld) { return impl_->DoAdd(ld, dn, attributes); });
+}
+
+DirResult LdapDirectory::Modify(const std::string& dn,
+                                const std::vector<Modification>& changes) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes); });
 }
 
 const std::string& LdapDirectory::current_uri() const {

@@ -2,6 +2,7 @@
 #include "ldapmda/status.h"
 
 #include <cstdio>
+#include <ostream>
 #include <cstdlib>
 
 namespace ldapmda {
@@ -47,6 +48,8 @@ std::string Dsn::str() const {
   return std::to_string(klass_) + "." + std::to_string(subject_) + "." +
          std::to_string(detail_);
 }
+
+void PrintTo(const Dsn& dsn, std::ostream* os) { *os << dsn.str(); }
 
 Disposition Outcome::disposition() const {
   switch (dsn.klass()) {

@@ -49,6 +49,12 @@ TEST_F(ConfigTest, MinimalFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.max_message_size, 10485760u);
   EXPECT_EQ(c.deadline, std::chrono::seconds(60));
   EXPECT_EQ(c.log, LogTarget::kSyslog);
+  EXPECT_EQ(c.recipient_delimiter, "");
+  EXPECT_TRUE(c.extension_folder);
+  EXPECT_EQ(c.catchall_query_filter, "");
+  EXPECT_EQ(c.account_disabled_values, std::vector<std::string>{"disabled"});
+  EXPECT_FALSE(c.tracks_usage());
+  EXPECT_FALSE(c.quota_full_tempfail);
 }
 
 TEST_F(ConfigTest, EveryKeyParses) {
@@ -68,6 +74,13 @@ tls_require_cert = no
 timeout = 0.5
 version = 3
 mailbox_dn = cn={address},ou=mailboxes,dc=example,dc=com
+recipient_delimiter = +-
+extension_folder = no
+catchall_query_filter = (mail=@%d)
+account_status_attribute = accountStatus
+account_disabled_values = disabled, locked noaccess
+quota_attribute = mailQuota
+quota_full_tempfail = yes
 max_message_size = 2048
 deadline = 30s
 log = stderr
@@ -83,6 +96,15 @@ log = stderr
   EXPECT_EQ(c.tls_require_cert, TlsRequireCert::kNever);
   EXPECT_EQ(c.timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(c.max_message_size, 2048u);
+  EXPECT_EQ(c.recipient_delimiter, "+-");
+  EXPECT_FALSE(c.extension_folder);
+  EXPECT_EQ(c.catchall_query_filter, "(mail=@%d)");
+  EXPECT_EQ(c.account_status_attribute, "accountStatus");
+  EXPECT_EQ(c.account_disabled_values,
+            (std::vector<std::string>{"disabled", "locked", "noaccess"}));
+  EXPECT_EQ(c.quota_attribute, "mailQuota");
+  EXPECT_TRUE(c.quota_full_tempfail);
+  EXPECT_TRUE(c.tracks_usage());
   EXPECT_EQ(c.deadline, std::chrono::seconds(30));
   EXPECT_EQ(c.log, LogTarget::kStderr);
 }
@@ -118,6 +140,13 @@ TEST_F(ConfigTest, BadValuesNameFileLineAndKey) {
       {"mailbox_dn = cn=mailbox,{entry}", "mailbox_dn"},
       {"server_host = http://example.com", "server_host"},
       {"bind_dn = not a dn", "bind_dn"},
+      {"recipient_delimiter = @", "recipient_delimiter"},
+      {"extension_folder = perhaps", "extension_folder"},
+      {"catchall_query_filter = (mail=catchall)", "catchall_query_filter"},
+      {"account_status_attribute = bad attr", "account_status_attribute"},
+      {"account_disabled_values = ,", "account_disabled_values"},
+      {"quota_attribute = (quota)", "quota_attribute"},
+      {"quota_full_tempfail = 2", "quota_full_tempfail"},
   };
   const std::string path = dir_.path() + "/ldapmda.conf";
   for (const auto& row : rows) {

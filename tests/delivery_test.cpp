@@ -5,43 +5,12 @@
 #include <gtest/gtest.h>
 #include <ldap.h>
 
-#include <deque>
-#include <map>
+#include "fake_directory.h"
 
 namespace ldapmda {
 namespace {
 
-// Scripted directory: search results and add codes are queued by the test;
-// every request is recorded.
-class FakeDirectory : public Directory {
- public:
-  DirResult Search(const SearchRequest& request,
-                   std::vector<Entry>* entries) override {
-    searches.push_back(request);
-    *entries = search_entries;
-    return {search_code, ""};
-  }
-  DirResult Add(const std::string& dn,
-                const std::vector<AttributeView>& attributes) override {
-    added.push_back(dn);
-    auto& copy = last_attributes[dn];  // the views die with the call
-    copy.clear();
-    for (const auto& a : attributes) {
-      copy.push_back({a.name, {a.values.begin(), a.values.end()}});
-    }
-    if (add_codes.empty()) return {};
-    const int code = add_codes.front();
-    add_codes.pop_front();
-    return {code, ""};
-  }
-
-  std::vector<Entry> search_entries = {{"uid=alice,dc=x", {}}};
-  int search_code = LDAP_SUCCESS;
-  std::deque<int> add_codes;
-  std::vector<SearchRequest> searches;
-  std::vector<std::string> added;
-  std::map<std::string, std::vector<Attribute>> last_attributes;
-};
+using testing::FakeDirectory;
 
 class DeliveryTest : public ::testing::Test {
  protected:
@@ -60,7 +29,7 @@ class DeliveryTest : public ::testing::Test {
   Deadline deadline_{std::chrono::seconds(60)};
   std::string raw_ = "Subject: hi\n\nbody\n";
   MessageInfo info_ = ParseMessage(raw_);
-  Envelope envelope_{"", "orig@x", "ABC123"};
+  Envelope envelope_{"", "orig@x", "ABC123", ""};
 };
 
 TEST_F(DeliveryTest, HotPathIsOneSearchAndOneAdd) {
@@ -212,8 +181,8 @@ TEST(MessageKeyTest, LowerCasesTheRecipientAndCoversEveryByte) {
 TEST(MessageEntryTest, AttributesAndNullSender) {
   const std::string raw = "Subject: =?UTF-8?Q?caf=C3=A9?=\n\nx";
   const MessageInfo info = ParseMessage(raw);
-  const MessageEntry e("k", raw, info, {"", "orig@x", "4ABC"}, "rcpt@x",
-                       1057049557);
+  const MessageEntry e("k", raw, info, {"", "orig@x", "4ABC", ""}, "rcpt@x",
+                       "INBOX", 1057049557);
   std::map<std::string, std::string> got;
   for (const auto& a : e.attributes()) {
     ASSERT_EQ(a.values.size(), 1u) << a.name;
@@ -236,7 +205,7 @@ TEST(MessageEntryTest, AttributesAndNullSender) {
 
 TEST(MessageEntryTest, RawMessageIsReferencedNotCopied) {
   const std::string raw(1 << 20, 'x');
-  const MessageEntry e("k", raw, {}, {}, "r@x", 0);
+  const MessageEntry e("k", raw, {}, {}, "r@x", "INBOX", 0);
   for (const auto& a : e.attributes()) {
     if (a.name == "mdaRawMessage") {
       EXPECT_EQ(a.values[0].data(), raw.data());
@@ -245,7 +214,8 @@ TEST(MessageEntryTest, RawMessageIsReferencedNotCopied) {
 }
 
 TEST(MessageEntryTest, NonAsciiQueueIdIsLeftOut) {
-  const MessageEntry e("k", "x", {}, {"s@x", "", "bad id\xff"}, "r@x", 0);
+  const MessageEntry e("k", "x", {}, {"s@x", "", "bad id\xff", ""}, "r@x",
+                       "INBOX", 0);
   for (const auto& a : e.attributes()) {
     EXPECT_NE(a.name, "mdaQueueId");
     EXPECT_NE(a.name, "mdaOriginalRecipient");  // empty: unknown

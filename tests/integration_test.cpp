@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "ldapmda/message.h"
+#include "mda_fixture.h"
 #include "support/ldap_client.h"
 #include "support/process.h"
 #include "support/slapd_server.h"
@@ -35,58 +36,8 @@ const std::string kMessage =
     "\n"
     "Hello.\n";
 
-class IntegrationTest : public ::testing::Test {
- protected:
-  // A config file for `server`, bound as the service DN; `extra` lines
-  // are appended (later keys are -o overrides in the tests instead).
-  std::string Config(const SlapdServer& server, const std::string& extra = "",
-                     const std::string& password = "") {
-    const std::string pw = dir_.File("bind.pw");
-    WriteFile(pw,
-              (password.empty() ? server.service_password() : password) + "\n",
-              0600);
-    const std::string path = dir_.File("ldapmda.conf");
-    WriteFile(path, "server_host = " + server.uri() +
-                        "\nsearch_base = " + server.people_dn() +
-                        "\nbind = simple\nbind_dn = " + server.service_dn() +
-                        "\nbind_pw_file = " + pw +
-                        "\ntimeout = 5\ndeadline = 30\n" + extra);
-    return path;
-  }
-
-  ProcessResult Deliver(const std::string& conf, const std::string& rcpt,
-                        std::string_view message,
-                        std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> argv = {
-        LDAPMDA_BINARY, "-c", conf, "-f",     "sender@example.org",
-        "-a",           rcpt, "-q", "4QID123"};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    argv.push_back("-d");
-    argv.push_back(rcpt);
-    return RunProcess(argv, message, std::chrono::seconds(120));
-  }
-
-  // Messages stored anywhere below `base` (default: the whole suffix).
-  std::vector<TestEntry> Stored(const SlapdServer& server,
-                                const std::string& base = "") {
-    return server.Admin().Search(base.empty() ? server.suffix() : base,
-                                 LDAP_SCOPE_SUBTREE,
-                                 "(objectClass=mdaMessage)");
-  }
-
-  std::string Mailbox(const SlapdServer& server, const std::string& uid) {
-    return "cn=mailbox," + server.UserDn(uid);
-  }
-
-  TempDir dir_;
-};
-
-// The DN in "stored as <dn>\n".
-std::string StoredDn(const std::string& out) {
-  const std::string prefix = "stored as ";
-  if (out.rfind(prefix, 0) != 0 || out.empty() || out.back() != '\n') return "";
-  return out.substr(prefix.size(), out.size() - prefix.size() - 1);
-}
+using IntegrationTest = testing::MdaTest;
+using testing::StoredDn;
 
 TEST_F(IntegrationTest, StoresOneMessageWithAllAttributes) {
   SlapdServer server;

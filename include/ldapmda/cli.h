@@ -19,11 +19,16 @@ struct Options {
   // pipe(8) expands ${original_recipient} like ${recipient}, one argument
   // per recipient: the Nth belongs to the Nth recipient.
   std::vector<std::string> original_recipients;
+  // Postfix's ${extension}, one per recipient, like -a.
+  std::vector<std::string> extensions;
   std::string queue_id;
   std::vector<std::string> recipients;
+  std::string recount;  // --recount ADDRESS: repair usage counters
 
   // The original recipient of recipients[i]: "" when unknown.
   std::string OriginalRecipient(std::size_t i) const;
+  // The ${extension} of recipients[i]: "" when not given.
+  std::string ExtensionOf(std::size_t i) const;
   bool help = false;
   bool version = false;
 };

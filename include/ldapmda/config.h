@@ -35,12 +35,21 @@ struct Config {
   TlsRequireCert tls_require_cert = TlsRequireCert::kDemand;
   std::chrono::milliseconds timeout{10000};
   int version = 3;
+  // Recipients (ldapmda.conf(5) "MAILBOX POLICY").
+  std::string recipient_delimiter;       // empty: no address extensions
+  bool extension_folder = true;          // the extension names the folder
+  std::string catchall_query_filter;     // empty: no catch-all lookup
+  std::string account_status_attribute;  // empty: no status check
+  std::vector<std::string> account_disabled_values{"disabled"};
+  std::string quota_attribute;  // empty: no quota, no usage counters
+  bool quota_full_tempfail = false;
   // Storage and limits.
   std::string mailbox_dn = "cn=mailbox,{dn}";
   std::size_t max_message_size = 10485760;
   std::chrono::milliseconds deadline{60000};
   LogTarget log = LogTarget::kSyslog;
 
+  bool tracks_usage() const { return !quota_attribute.empty(); }
   const std::vector<std::string>& StoreHosts() const {
     return store_host.empty() ? server_host : store_host;
   }

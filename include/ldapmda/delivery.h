@@ -16,6 +16,7 @@
 #include "ldapmda/deadline.h"
 #include "ldapmda/directory.h"
 #include "ldapmda/message.h"
+#include "ldapmda/recipient.h"
 #include "ldapmda/status.h"
 
 namespace ldapmda {
@@ -25,12 +26,14 @@ struct Envelope {
   std::string sender;              // "" for the null sender
   std::string original_recipient;  // "" when unknown
   std::string queue_id;            // "" when unknown
+  std::string extension;           // Postfix's ${extension} when given, else ""
 };
 
 // Result of delivering to one recipient.
 struct DeliveryResult {
   Outcome outcome;
   std::string stored_dn;  // set when the message is (already) stored
+  std::string folder;     // set when the message is (already) stored
 };
 
 // The mdaKey of `raw` for `recipient`: hex SHA-256 of the lower-cased
@@ -43,7 +46,8 @@ class MessageEntry {
  public:
   MessageEntry(std::string_view key, std::string_view raw,
                const MessageInfo& info, const Envelope& envelope,
-               std::string_view recipient, std::time_t delivered_at);
+               std::string_view recipient, std::string_view folder,
+               std::time_t delivered_at);
   const std::vector<AttributeView>& attributes() const { return attributes_; }
 
  private:
@@ -54,12 +58,27 @@ class MessageEntry {
   std::vector<AttributeView> attributes_;
 };
 
+// The mailbox usage counters, as stored on the mailbox entry.
+struct Usage {
+  long long bytes = 0;
+  long long messages = 0;
+};
+
+// Whether a message of `size` bytes fits: usage + size <= limit. A message
+// that would cross the limit is refused whole; one that lands exactly on it
+// is accepted.
+bool FitsQuota(const Usage& usage, std::size_t size, long long limit);
+
 class Delivery {
  public:
   // `lookup` answers searches, `store` takes adds; they may be the same.
   Delivery(const Config& config, Directory& lookup, Directory& store,
            const Deadline& deadline)
-      : config_(config), lookup_(lookup), store_(store), deadline_(deadline) {}
+      : config_(config),
+        lookup_(lookup),
+        store_(store),
+        deadline_(deadline),
+        resolver_(config, lookup, deadline) {}
 
   // Delivers `raw` (whose parsed headers are `info`) to `recipient`.
   // A message that is already stored counts as delivered.
@@ -68,20 +87,41 @@ class Delivery {
                          const std::string& recipient);
 
  private:
-  // Finds the one entry for `recipient`, or says why not.
-  Outcome Lookup(const std::string& recipient, std::string* entry_dn);
+  // Account status and quota. 2.0.0 when the message may be stored.
+  Outcome CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
+                      std::size_t size);
+  // A policy refusal, unless an earlier attempt stored this very message:
+  // then it is delivered (a retry), whatever the policy says now.
+  Outcome RefuseUnlessStored(Outcome refusal, const std::string& message_dn);
   // Adds the message, creating the mailbox when it does not exist yet.
+  // `created` tells a new entry from one an earlier attempt stored.
   Outcome Store(const std::string& mailbox_dn, const std::string& message_dn,
-                const MessageEntry& entry);
-  // Turns a failed LDAP call into an outcome, preferring 4.3.0 when the
-  // run's deadline is what made it fail.
-  Outcome Failure(LdapOp op, const DirResult& result) const;
+                const MessageEntry& entry, bool* created);
+  // Counts a newly stored message in the mailbox's usage. Failures are
+  // logged, never reported: the message is stored; --recount repairs.
+  void CountStored(const std::string& mailbox_dn, std::size_t size);
 
   const Config& config_;
   Directory& lookup_;
   Directory& store_;
   const Deadline& deadline_;
+  Resolver resolver_;
 };
+
+// Reads the usage counters of `mailbox_dn`: zero when the mailbox does not
+// exist yet. Counters missing on an existing mailbox read as zero too.
+Outcome ReadUsage(Directory& directory, const std::string& mailbox_dn,
+                  const Deadline& deadline, Usage* usage);
+
+// Recomputes the usage counters of the mailbox of `address` from the
+// messages stored in it (paged search) and writes them. Counters drift
+// when two providers of a replicated directory increment at once (each
+// replicates its own result, one update is lost), or when an increment
+// failed after a store; this repairs them. `before` gets what the
+// counters said, `after` what they say now.
+Outcome Recount(const Config& config, Directory& directory,
+                const Deadline& deadline, const std::string& address,
+                std::string* mailbox_dn, Usage* before, Usage* after);
 
 }  // namespace ldapmda
 

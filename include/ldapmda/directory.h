@@ -47,6 +47,15 @@ struct SearchRequest {
   std::string filter;
   std::vector<std::string> attributes;  // empty: no attributes, DNs only
   int size_limit = 0;                   // 0: none
+  int page_size = 0;  // > 0: RFC 2696 paged results, all pages collected
+};
+
+// One change of a modify: RFC 4525 increment, or replace.
+struct Modification {
+  enum class Op { kIncrement, kReplace };
+  Op op;
+  std::string name;
+  std::vector<std::string> values;
 };
 
 class Directory {
@@ -61,11 +70,15 @@ class Directory {
   // Adds one entry. Returns the server's result code.
   virtual DirResult Add(const std::string& dn,
                         const std::vector<AttributeView>& attributes) = 0;
+
+  // Modifies one entry, all changes at once. Returns the result code.
+  virtual DirResult Modify(const std::string& dn,
+                           const std::vector<Modification>& changes) = 0;
 };
 
 // What an LDAP call was doing, because some codes mean different things
 // for different calls (entryAlreadyExists is a retry for a message add).
-enum class LdapOp { kConnect, kSearch, kAddMessage, kAddMailbox };
+enum class LdapOp { kConnect, kSearch, kAddMessage, kAddMailbox, kModify };
 
 // The one mapping from an LDAP result to an outcome. Unknown codes defer.
 Outcome ClassifyLdapResult(LdapOp op, const DirResult& result);

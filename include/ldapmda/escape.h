@@ -39,7 +39,9 @@ std::optional<std::string> ExpandQueryFilter(std::string_view filter,
                                              std::string_view address);
 
 // Empty when `filter` is a usable template, else what is wrong with it.
-std::string ValidateQueryFilter(std::string_view filter);
+// A recipient filter must use %s or %u; a catch-all filter need not.
+std::string ValidateQueryFilter(std::string_view filter,
+                                bool need_local_part = true);
 
 // Expands mailbox_dn: {dn} the recipient entry's DN (as the server gave
 // it), {address}, {user} and {domain} RFC 4514-escaped.

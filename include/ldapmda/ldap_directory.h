@@ -28,6 +28,8 @@ class LdapDirectory : public Directory {
                    std::vector<Entry>* entries) override;
   DirResult Add(const std::string& dn,
                 const std::vector<AttributeView>& attributes) override;
+  DirResult Modify(const std::string& dn,
+                   const std::vector<Modification>& changes) override;
 
   // The URI of the server that answered last (for logs and tests).
   const std::string& current_uri() const;

@@ -8,6 +8,7 @@
 #ifndef LDAPMDA_STATUS_H_
 #define LDAPMDA_STATUS_H_
 
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,9 @@ class Dsn {
   [[noreturn]] static void Invalid();
   int klass_, subject_, detail_;
 };
+
+// For test frameworks: prints "4.4.3".
+void PrintTo(const Dsn& dsn, std::ostream* os);
 
 // The codes ldapmda reports (DESIGN.md section 2).
 inline constexpr Dsn kDsnStored{2, 0, 0};

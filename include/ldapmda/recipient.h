@@ -1,0 +1,81 @@
+// recipient: from an envelope recipient to its directory entry and the
+// folder the message goes to. Lookups follow Postfix: the address as
+// given, then without its extension, then the optional catch-all filter.
+#ifndef LDAPMDA_RECIPIENT_H_
+#define LDAPMDA_RECIPIENT_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ldapmda/config.h"
+#include "ldapmda/deadline.h"
+#include "ldapmda/directory.h"
+#include "ldapmda/status.h"
+
+namespace ldapmda {
+
+// An address with its extension taken out: "alice+lists@example.com" is
+// {"alice@example.com", "lists"}.
+struct Extension {
+  std::string address;
+  std::string extension;
+};
+
+// Splits at the first of `delimiters` in the local part, as Postfix's
+// split_addr() does: never when the delimiter is the first character or
+// nothing follows it, and when '-' is a delimiter not "owner-*" or
+// "*-request". nullopt: no extension.
+std::optional<Extension> SplitExtension(std::string_view address,
+                                        std::string_view delimiters);
+
+// Takes a known extension (Postfix's ${extension}) off `address`: the
+// local part must end with one delimiter character and `extension`.
+std::optional<Extension> StripExtension(std::string_view address,
+                                        std::string_view extension);
+
+// The folder for an extension: sanitised to one line of at most
+// kMaxFolderBytes UTF-8 bytes; "INBOX" when nothing usable is left.
+inline constexpr std::size_t kMaxFolderBytes = 64;
+std::string FolderName(std::string_view extension);
+
+// Where a recipient's mail goes.
+struct Resolution {
+  Entry entry;  // the recipient's entry
+  std::string folder = "INBOX";
+  std::string lookup;  // what matched: the address or "@domain"
+};
+
+class Resolver {
+ public:
+  Resolver(const Config& config, Directory& lookup, const Deadline& deadline)
+      : config_(config), lookup_(lookup), deadline_(deadline) {}
+
+  // Finds the one entry for `recipient`. `extension_hint` is Postfix's
+  // ${extension} when given on the command line, else empty. Returns
+  // 2.0.0 and fills `out`, or the outcome that says why not.
+  Outcome Resolve(const std::string& recipient,
+                  const std::string& extension_hint, Resolution* out);
+
+  // The attributes the policy checks need from the recipient entry.
+  std::vector<std::string> PolicyAttributes() const;
+
+ private:
+  // One lookup with `filter_template`: 2.0.0 with `found` set, 2.0.0
+  // with nothing found, or the failure.
+  Outcome Find(const std::string& filter_template, const std::string& address,
+               std::optional<Entry>* found);
+
+  const Config& config_;
+  Directory& lookup_;
+  const Deadline& deadline_;
+};
+
+// Turns a failed LDAP call into an outcome, preferring 4.3.0 when the
+// run's deadline is what made it fail.
+Outcome DirectoryFailure(LdapOp op, const DirResult& result,
+                         const Deadline& deadline);
+
+}  // namespace ldapmda
+
+#endif  // LDAPMDA_RECIPIENT_H_
