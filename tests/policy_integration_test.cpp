@@ -230,7 +230,7 @@ TEST_F(PolicyIntegrationTest, RecountRepairsCorruptedCounters) {
   r = RunProcess({LDAPMDA_BINARY, "-c", conf, "--recount", "erin@example.com"},
                  "");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(Read(box).First("mdaMessageCount"), "4");
+  EXPECT_EQ(Read(box).First("mdaMessageCount"), "5");
 }
 
 TEST_F(PolicyIntegrationTest, RecountOfUnknownAddressSaysWhy) {
