@@ -22,6 +22,7 @@
 #include "ldapmda/delivery.h"
 #include "ldapmda/escape.h"
 #include "ldapmda/ldap_directory.h"
+#include "ldapmda/lmtp.h"
 #include "ldapmda/log.h"
 #include "ldapmda/message.h"
 #include "ldapmda/status.h"
@@ -31,41 +32,15 @@ namespace po = boost::program_options;
 namespace ldapmda {
 namespace {
 
-// State for the SIGALRM backstop, which must be async-signal-safe.
-int g_alarm_fd = -1;
-char g_alarm_line[128];
-std::size_t g_alarm_len = 0;
-
-void OnDeadline(int) {
-  if (g_alarm_fd >= 0) {
-    [[maybe_unused]] ssize_t n = write(g_alarm_fd, g_alarm_line, g_alarm_len);
+// Opens the log. With syslog, library chatter must not reach Postfix
+// through stderr either: it goes to /dev/null.
+void StartLogging(LogTarget target) {
+  OpenLog(target);
+  if (target != LogTarget::kSyslog) return;
+  if (int null_fd = open("/dev/null", O_WRONLY); null_fd >= 0) {
+    dup2(null_fd, STDERR_FILENO);
+    close(null_fd);
   }
-  _exit(75);
-}
-
-// Backstop for anything that ignores the per-call timeouts (name
-// resolution, a stuck library): at the deadline, defer and exit. Safe at
-// any point because a retry of a stored message is deduplicated.
-void ArmDeadline(std::chrono::milliseconds budget, int out_fd) {
-  g_alarm_fd = out_fd;
-  const int n = std::snprintf(g_alarm_line, sizeof g_alarm_line,
-                              "4.3.0 deadline of %.3f seconds exceeded\n",
-                              static_cast<double>(budget.count()) / 1000.0);
-  g_alarm_len = n > 0 ? static_cast<std::size_t>(n) : 0;
-  struct sigaction sa {};
-  sa.sa_handler = OnDeadline;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGALRM, &sa, nullptr);
-  itimerval timer{};
-  timer.it_value.tv_sec = static_cast<time_t>(budget.count() / 1000);
-  timer.it_value.tv_usec =
-      static_cast<suseconds_t>((budget.count() % 1000) * 1000);
-  setitimer(ITIMER_REAL, &timer, nullptr);
-}
-
-void DisarmDeadline() {
-  itimerval timer{};
-  setitimer(ITIMER_REAL, &timer, nullptr);
 }
 
 void WriteAll(int fd, std::string_view text) {
@@ -127,6 +102,9 @@ po::options_description CommandLine() {
       "also splits at recipient_delimiter)");
   add("queue-id,q", po::value<std::string>()->value_name("ID"),
       "Postfix queue ID, for the log");
+  add("lmtp",
+      "speak LMTP (RFC 2033) on stdin/stdout, for spawn(8), "
+      "inetd or systemd socket activation");
   add("recount", po::value<std::string>()->value_name("ADDRESS"),
       "recompute the usage counters of ADDRESS's mailbox and exit");
   add("deliver,d",
@@ -213,6 +191,20 @@ int RunRecount(const Options& opts, int out_fd) {
   }
 }
 
+// --lmtp: a configuration problem is answered in the protocol, so the
+// client defers its mail and says why.
+int RunLmtpMode(const Options& opts, int in_fd, int out_fd) {
+  try {
+    const Config config = LoadConfig(opts.config_file, opts.overrides);
+    StartLogging(config.log);
+    return RunLmtp(config, in_fd, out_fd);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, std::string("LMTP: ") + e.what());
+    WriteAll(out_fd, "421 4.3.5 " + OneLine(e.what()) + "\r\n");
+    return 75;
+  }
+}
+
 }  // namespace
 
 Options ParseOptions(int argc, const char* const* argv) {
@@ -252,13 +244,18 @@ Options ParseOptions(int argc, const char* const* argv) {
     opts.extensions = vm["extension"].as<std::vector<std::string>>();
   }
   opts.recount = get("recount");
+  opts.lmtp = vm.count("lmtp") > 0;
   opts.queue_id = get("queue-id");
   if (vm.count("deliver")) {
     opts.recipients = vm["deliver"].as<std::vector<std::string>>();
   }
-  const bool command = opts.help || opts.version || !opts.recount.empty();
+  const bool command =
+      opts.help || opts.version || opts.lmtp || !opts.recount.empty();
   if (!command && opts.recipients.empty()) {
     throw UsageError("no recipient: use -d RECIPIENT");
+  }
+  if (opts.lmtp && !opts.recipients.empty()) {
+    throw UsageError("--lmtp takes its recipients from the client, not -d");
   }
   // Paired per recipient: one value each, or one for a single recipient.
   for (const auto& [flag, values] : {std::pair{"-a", &opts.original_recipients},
@@ -316,6 +313,7 @@ int Run(int argc, const char* const* argv, int in_fd, int out_fd) {
     return 0;
   }
   if (!opts.recount.empty()) return RunRecount(opts, out_fd);
+  if (opts.lmtp) return RunLmtpMode(opts, in_fd, out_fd);
 
   std::vector<RecipientOutcome> outcomes;
   Config config;
@@ -323,16 +321,13 @@ int Run(int argc, const char* const* argv, int in_fd, int out_fd) {
   std::size_t size = 0;
   try {
     config = LoadConfig(opts.config_file, opts.overrides);
-    OpenLog(config.log);
-    if (config.log == LogTarget::kSyslog) {
-      // Library chatter must not reach Postfix through stderr either.
-      if (int null_fd = open("/dev/null", O_WRONLY); null_fd >= 0) {
-        dup2(null_fd, STDERR_FILENO);
-        close(null_fd);
-      }
-    }
-    deadline = Deadline(config.deadline);
-    ArmDeadline(config.deadline, out_fd);
+    StartLogging(config.log);
+    deadline.Restart(config.deadline);
+    char line[80];
+    std::snprintf(line, sizeof line,
+                  "4.3.0 deadline of %.3f seconds exceeded\n",
+                  static_cast<double>(config.deadline.count()) / 1000.0);
+    ArmBackstop(config.deadline, out_fd, line);
 
     std::string raw, error;
     switch (ReadMessage(in_fd, config.max_message_size, &raw, &error)) {
@@ -363,7 +358,7 @@ int Run(int argc, const char* const* argv, int in_fd, int out_fd) {
             size, deadline, outcomes);
   }
   // A stored message is reported delivered: nothing may interrupt this.
-  DisarmDeadline();
+  DisarmBackstop();
   const Verdict verdict = Report(outcomes);
   WriteAll(out_fd, verdict.line);
   return verdict.exit_code;

@@ -258,6 +258,23 @@ const std::map<std::string, Setter>& Setters() {
        [](Config& c, const std::string& v) {
          return SetBool(c.quota_full_tempfail, v);
        }},
+      {"lmtp_timeout",
+       [](Config& c, const std::string& v) {
+         return SetSeconds(c.lmtp_timeout, v, 3600);
+       }},
+      {"lmtp_max_recipients",
+       [](Config& c, const std::string& v) {
+         std::size_t n = 0;
+         const auto [end, ec] =
+             std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 100 ||
+             n > 100000) {
+           // RFC 5321 4.5.3.1.8: at least 100 recipients must be taken.
+           return std::string("expected 100 to 100000");
+         }
+         c.lmtp_max_recipients = n;
+         return std::string();
+       }},
       {"mailbox_dn",
        [](Config& c, const std::string& v) {
          c.mailbox_dn = v;

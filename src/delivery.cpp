@@ -104,7 +104,13 @@ DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
       o.disposition() != Disposition::kSent) {
     return {o, "", ""};
   }
+  return Deliver(raw, info, envelope, recipient, where);
+}
 
+DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
+                                 const Envelope& envelope,
+                                 const std::string& recipient,
+                                 const Resolution& where) {
   // The DN derives from the bytes, so a retry finds its own entry.
   const std::string key = MessageKey(recipient, raw);
   const std::string mailbox_dn =

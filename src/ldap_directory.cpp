@@ -117,25 +117,34 @@ class LdapDirectory::Impl {
         deadline_(deadline) {}
   ~Impl() { Drop(); }
 
-  // Runs `op` on a bound connection, failing over to the next URI when the
-  // server is down, hung or not the right node. Returns the last result.
+  // Runs `op` on a bound connection. A connection kept from an earlier
+  // call is tried first; when it or its server is in trouble (down, hung,
+  // stale after a restart, a read-only node) it is dropped and the URIs
+  // are tried again in order, each on a fresh connection, so a long LMTP
+  // session returns to the first server once it is back.
   template <typename Op>
   DirResult WithFailover(Op op) {
     DirResult last{LDAP_SERVER_DOWN, "no server tried"};
-    for (std::size_t i = ld_ ? current_ : 0; i < uris_.size(); ++i) {
-      if (!ld_) {
-        last = Connect(i);
-        if (!last.ok()) {
-          Log(LogLevel::kWarning, uris_[i] + ": " + Text(last));
-          Drop();
-          if (IsFailover(last.code)) continue;
-          return last;
-        }
+    if (ld_) {
+      if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
+      last = op(ld_);
+      if (!IsFailover(last.code)) return last;
+      Log(LogLevel::kWarning, current_uri_ + ": " + Text(last));
+      Drop();
+    }
+    for (std::size_t i = 0; i < uris_.size(); ++i) {
+      last = Connect(i);
+      if (!last.ok()) {
+        Log(LogLevel::kWarning, uris_[i] + ": " + Text(last));
+        Drop();
+        if (IsFailover(last.code)) continue;
+        return last;
       }
       if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
       last = op(ld_);
       if (!IsFailover(last.code)) return last;
-      // The handle may be dead (after -1 or -5 it is): start afresh.
+      // After -1 or -5 the handle is dead; after a referral it is the
+      // wrong node. Either way: the next one.
       Log(LogLevel::kWarning, uris_[i] + ": " + Text(last));
       Drop();
     }
@@ -182,7 +191,6 @@ class LdapDirectory::Impl {
       ld_ = nullptr;
       return {rc, "cannot initialise " + uri};
     }
-    current_ = index;
     current_uri_ = uri;
     const int version = LDAP_VERSION3;
     ldap_set_option(ld_, LDAP_OPT_PROTOCOL_VERSION, &version);
@@ -259,7 +267,6 @@ class LdapDirectory::Impl {
   std::string password_;
   const Deadline& deadline_;
   LDAP* ld_ = nullptr;
-  std::size_t current_ = 0;
   std::string current_uri_;
 
   friend class LdapDirectory;

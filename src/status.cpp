@@ -2,8 +2,8 @@
 #include "ldapmda/status.h"
 
 #include <cstdio>
-#include <ostream>
 #include <cstdlib>
+#include <ostream>
 
 namespace ldapmda {
 namespace {

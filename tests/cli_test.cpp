@@ -62,6 +62,15 @@ TEST(ParseOptionsTest, LogShorthandIsTheLastOverride) {
             (std::vector<std::string>{"log=syslog", "log=stderr"}));
 }
 
+TEST(ParseOptionsTest, LmtpAndRecountTakeNoRecipients) {
+  EXPECT_TRUE(Parse({"--lmtp"}).lmtp);
+  EXPECT_THROW(Parse({"--lmtp", "-d", "a@x"}), UsageError);
+  EXPECT_EQ(Parse({"--recount", "a@x"}).recount, "a@x");
+  const Options o = Parse({"-e", "lists", "-d", "a+lists@x"});
+  EXPECT_EQ(o.ExtensionOf(0), "lists");
+  EXPECT_THROW(Parse({"-e", "a", "b", "-d", "a@x"}), UsageError);
+}
+
 TEST(ParseOptionsTest, HelpAndVersionNeedNoRecipient) {
   EXPECT_TRUE(Parse({"--help"}).help);
   EXPECT_TRUE(Parse({"--version"}).version);

@@ -55,6 +55,8 @@ TEST_F(ConfigTest, MinimalFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.account_disabled_values, std::vector<std::string>{"disabled"});
   EXPECT_FALSE(c.tracks_usage());
   EXPECT_FALSE(c.quota_full_tempfail);
+  EXPECT_EQ(c.lmtp_timeout, std::chrono::seconds(300));
+  EXPECT_EQ(c.lmtp_max_recipients, 1000u);
 }
 
 TEST_F(ConfigTest, EveryKeyParses) {
@@ -84,6 +86,8 @@ quota_full_tempfail = yes
 max_message_size = 2048
 deadline = 30s
 log = stderr
+lmtp_timeout = 60
+lmtp_max_recipients = 200
 )"),
                               {});
   EXPECT_EQ(c.server_host, (std::vector<std::string>{
@@ -107,6 +111,8 @@ log = stderr
   EXPECT_TRUE(c.tracks_usage());
   EXPECT_EQ(c.deadline, std::chrono::seconds(30));
   EXPECT_EQ(c.log, LogTarget::kStderr);
+  EXPECT_EQ(c.lmtp_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c.lmtp_max_recipients, 200u);
 }
 
 TEST_F(ConfigTest, UnknownKeyNamesFileAndLine) {
@@ -147,6 +153,8 @@ TEST_F(ConfigTest, BadValuesNameFileLineAndKey) {
       {"account_disabled_values = ,", "account_disabled_values"},
       {"quota_attribute = (quota)", "quota_attribute"},
       {"quota_full_tempfail = 2", "quota_full_tempfail"},
+      {"lmtp_timeout = never", "lmtp_timeout"},
+      {"lmtp_max_recipients = 99", "lmtp_max_recipients"},
   };
   const std::string path = dir_.path() + "/ldapmda.conf";
   for (const auto& row : rows) {

@@ -24,6 +24,7 @@ struct Options {
   std::string queue_id;
   std::vector<std::string> recipients;
   std::string recount;  // --recount ADDRESS: repair usage counters
+  bool lmtp = false;    // --lmtp: speak LMTP on stdin/stdout
 
   // The original recipient of recipients[i]: "" when unknown.
   std::string OriginalRecipient(std::size_t i) const;

@@ -48,6 +48,9 @@ struct Config {
   std::size_t max_message_size = 10485760;
   std::chrono::milliseconds deadline{60000};
   LogTarget log = LogTarget::kSyslog;
+  // LMTP mode (--lmtp).
+  std::chrono::milliseconds lmtp_timeout{300000};  // idle, as RFC 5321
+  std::size_t lmtp_max_recipients = 1000;          // per transaction
 
   bool tracks_usage() const { return !quota_attribute.empty(); }
   const std::vector<std::string>& StoreHosts() const {

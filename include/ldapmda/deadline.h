@@ -5,6 +5,7 @@
 #define LDAPMDA_DEADLINE_H_
 
 #include <chrono>
+#include <string_view>
 
 namespace ldapmda {
 
@@ -14,6 +15,13 @@ class Deadline {
 
   explicit Deadline(std::chrono::milliseconds budget)
       : start_(Clock::now()), end_(start_ + budget) {}
+
+  // Starts a new budget from now: an LMTP session gives each command its
+  // own, and the directory objects keep referring to this one.
+  void Restart(std::chrono::milliseconds budget) {
+    start_ = Clock::now();
+    end_ = start_ + budget;
+  }
 
   // Time left, never negative.
   std::chrono::milliseconds Remaining() const;
@@ -27,6 +35,14 @@ class Deadline {
   Clock::time_point start_;
   Clock::time_point end_;
 };
+
+// A last resort for anything that ignores the per-call timeouts (name
+// resolution, a stuck library, a stalled input): after `budget`, SIGALRM
+// writes `line` to `fd` and the process exits 75. Safe at any point,
+// because a retry of a message that was stored is deduplicated.
+void ArmBackstop(std::chrono::milliseconds budget, int fd,
+                 std::string_view line);
+void DisarmBackstop();
 
 }  // namespace ldapmda
 

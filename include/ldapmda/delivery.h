@@ -86,6 +86,14 @@ class Delivery {
                          const Envelope& envelope,
                          const std::string& recipient);
 
+  // The same for a recipient already looked up with resolver() (LMTP
+  // looks recipients up at RCPT time).
+  DeliveryResult Deliver(std::string_view raw, const MessageInfo& info,
+                         const Envelope& envelope, const std::string& recipient,
+                         const Resolution& where);
+
+  Resolver& resolver() { return resolver_; }
+
  private:
   // Account status and quota. 2.0.0 when the message may be stored.
   Outcome CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
