@@ -222,11 +222,20 @@ TEST_F(PolicyIntegrationTest, RecountRepairsCorruptedCounters) {
   EXPECT_EQ(
       Deliver(conf, "erin@example.com", MessageOfSize(500, "n")).exit_code, 0);
 
-  // Counters removed altogether (a mailbox made before quotas were on).
+  // Counters removed altogether (a mailbox made before quotas were on):
+  // the increment fails, the message is still stored and delivered.
   ASSERT_EQ(
       server_.Admin().Modify(box, {{LDAP_MOD_DELETE, "mdaMailboxSize", {}},
                                    {LDAP_MOD_DELETE, "mdaMessageCount", {}}}),
       LDAP_SUCCESS);
+  r = Deliver(conf, "erin@example.com", MessageOfSize(50, "c"),
+              {"--log", "stderr"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("stored as ", 0), 0u) << r.out;
+  EXPECT_NE(r.err.find("usage counters of " + box + " not updated"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(Read(box).Has("mdaMailboxSize"));
   r = RunProcess({LDAPMDA_BINARY, "-c", conf, "--recount", "erin@example.com"},
                  "");
   EXPECT_EQ(r.exit_code, 0) << r.out;
