@@ -17,6 +17,7 @@
 #include <new>
 #include <sstream>
 
+#include "ldapmda/admin.h"
 #include "ldapmda/config.h"
 #include "ldapmda/deadline.h"
 #include "ldapmda/delivery.h"
@@ -105,6 +106,11 @@ po::options_description CommandLine() {
   add("lmtp",
       "speak LMTP (RFC 2033) on stdin/stdout, for spawn(8), "
       "inetd or systemd socket activation");
+  add("check",
+      "check the configuration against the directory and exit; "
+      "with an ADDRESS also adding and deleting below its mailbox");
+  add("query", po::value<std::string>()->value_name("ADDRESS"),
+      "show how ADDRESS resolves and what a delivery would do, and exit");
   add("recount", po::value<std::string>()->value_name("ADDRESS"),
       "recompute the usage counters of ADDRESS's mailbox and exit");
   add("deliver,d",
@@ -205,6 +211,37 @@ int RunLmtpMode(const Options& opts, int in_fd, int out_fd) {
   }
 }
 
+// --check and --query: reports for a person at a terminal. Exit status:
+// --check 0 when every check passed, else 1 (78 for an unreadable
+// configuration); --query the exit code a delivery would get now.
+int RunAdmin(const Options& opts, int out_fd) {
+  std::ostringstream report;
+  int status = 0;
+  try {
+    const Config config = LoadConfig(opts.config_file, opts.overrides);
+    OpenLog(LogTarget::kStderr);
+    if (opts.check) {
+      report << "ldapmda --check " << opts.config_file << "\n";
+      status =
+          CheckSetup(config,
+                     opts.recipients.empty() ? "" : opts.recipients.front(),
+                     report)
+              ? 0
+              : 1;
+    } else {
+      status = QueryAddress(config, opts.query, report);
+    }
+  } catch (const ConfigError& e) {
+    report << "FAIL  configuration: " << e.what() << "\n";
+    status = 78;
+  } catch (const std::exception& e) {
+    report << "FAIL  " << e.what() << "\n";
+    status = 75;
+  }
+  WriteAll(out_fd, report.str());
+  return status;
+}
+
 }  // namespace
 
 Options ParseOptions(int argc, const char* const* argv) {
@@ -245,17 +282,22 @@ Options ParseOptions(int argc, const char* const* argv) {
   }
   opts.recount = get("recount");
   opts.lmtp = vm.count("lmtp") > 0;
+  opts.check = vm.count("check") > 0;
+  opts.query = get("query");
   opts.queue_id = get("queue-id");
   if (vm.count("deliver")) {
     opts.recipients = vm["deliver"].as<std::vector<std::string>>();
   }
-  const bool command =
-      opts.help || opts.version || opts.lmtp || !opts.recount.empty();
+  const bool command = opts.help || opts.version || opts.lmtp || opts.check ||
+                       !opts.query.empty() || !opts.recount.empty();
   if (!command && opts.recipients.empty()) {
     throw UsageError("no recipient: use -d RECIPIENT");
   }
   if (opts.lmtp && !opts.recipients.empty()) {
     throw UsageError("--lmtp takes its recipients from the client, not -d");
+  }
+  if (opts.check && opts.recipients.size() > 1) {
+    throw UsageError("--check takes at most one probe ADDRESS");
   }
   // Paired per recipient: one value each, or one for a single recipient.
   for (const auto& [flag, values] : {std::pair{"-a", &opts.original_recipients},
@@ -314,6 +356,7 @@ int Run(int argc, const char* const* argv, int in_fd, int out_fd) {
   }
   if (!opts.recount.empty()) return RunRecount(opts, out_fd);
   if (opts.lmtp) return RunLmtpMode(opts, in_fd, out_fd);
+  if (opts.check || !opts.query.empty()) return RunAdmin(opts, out_fd);
 
   std::vector<RecipientOutcome> outcomes;
   Config config;

@@ -447,6 +447,12 @@ DirResult LdapDirectory::Modify(const std::string& dn,
       [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes); });
 }
 
+DirResult LdapDirectory::Delete(const std::string& dn) {
+  return impl_->WithFailover([&](LDAP* ld) {
+    return impl_->Result(ldap_delete_ext_s(ld, dn.c_str(), nullptr, nullptr));
+  });
+}
+
 const std::string& LdapDirectory::current_uri() const {
   return impl_->current_uri();
 }

@@ -38,6 +38,10 @@ class FakeDirectory : public Directory {
     *entries = search_entries;
     return {search_code, ""};
   }
+  DirResult Delete(const std::string& dn) override {
+    deleted.push_back(dn);
+    return {};
+  }
   DirResult Modify(const std::string& dn,
                    const std::vector<Modification>& changes) override {
     modified.push_back(dn);
@@ -64,6 +68,7 @@ class FakeDirectory : public Directory {
   int search_code = LDAP_SUCCESS;
   int modify_code = LDAP_SUCCESS;
   std::vector<std::string> modified;
+  std::vector<std::string> deleted;
   std::vector<Modification> last_changes;
   std::deque<int> add_codes;
   std::vector<SearchRequest> searches;

@@ -70,6 +70,29 @@ inline std::string StoredDn(const std::string& out) {
   return out.substr(prefix.size(), out.size() - prefix.size() - 1);
 }
 
+// Sample data plus users for the policy rules: mary-ann and mary (a
+// delimiter that is legal in local parts), catchall (@example.net), dave
+// (disabled), frank (active), erin (quota 1000 bytes).
+inline SlapdOptions PolicyDirectory() {
+  SlapdOptions options;
+  const auto user = [](const std::string& uid, const std::string& mail,
+                       const std::string& extra) {
+    return "dn: uid=" + uid + ",ou=people,dc=example,dc=com\n" +
+           "objectClass: inetOrgPerson\nobjectClass: mdaRecipient\n" +
+           "uid: " + uid + "\ncn: " + uid + "\nsn: " + uid + "\nmail: " + mail +
+           "\n" + extra + "\n";
+  };
+  options.extra_ldif = {
+      user("mary-ann", "mary-ann@example.com", ""),
+      user("mary", "mary@example.com", ""),
+      user("catchall", "@example.net", ""),
+      user("dave", "dave@example.com", "mdaAccountStatus: disabled\n"),
+      user("frank", "frank@example.com", "mdaAccountStatus: active\n"),
+      user("erin", "erin@example.com", "mdaQuota: 1000\n"),
+  };
+  return options;
+}
+
 }  // namespace ldapmda::testing
 
 #endif  // LDAPMDA_TESTS_MDA_FIXTURE_H_

@@ -10,30 +10,8 @@ namespace {
 
 using testing::ProcessResult;
 using testing::RunProcess;
-using testing::SlapdOptions;
 using testing::SlapdServer;
 using testing::StoredDn;
-
-// Policy test users, added to the sample data (alice, bob, carol, ...).
-SlapdOptions PolicyDirectory() {
-  SlapdOptions options;
-  const auto user = [](const std::string& uid, const std::string& mail,
-                       const std::string& extra) {
-    return "dn: uid=" + uid + ",ou=people,dc=example,dc=com\n" +
-           "objectClass: inetOrgPerson\nobjectClass: mdaRecipient\n" +
-           "uid: " + uid + "\ncn: " + uid + "\nsn: " + uid + "\nmail: " + mail +
-           "\n" + extra + "\n";
-  };
-  options.extra_ldif = {
-      user("mary-ann", "mary-ann@example.com", ""),
-      user("mary", "mary@example.com", ""),
-      user("catchall", "@example.net", ""),
-      user("dave", "dave@example.com", "mdaAccountStatus: disabled\n"),
-      user("frank", "frank@example.com", "mdaAccountStatus: active\n"),
-      user("erin", "erin@example.com", "mdaQuota: 1000\n"),
-  };
-  return options;
-}
 
 // A message of exactly `size` bytes.
 std::string MessageOfSize(std::size_t size, const std::string& tag) {
@@ -44,7 +22,7 @@ std::string MessageOfSize(std::size_t size, const std::string& tag) {
 
 class PolicyIntegrationTest : public testing::MdaTest {
  protected:
-  PolicyIntegrationTest() : server_(PolicyDirectory()) {}
+  PolicyIntegrationTest() : server_(testing::PolicyDirectory()) {}
 
   std::string Conf(const std::string& extra) { return Config(server_, extra); }
 

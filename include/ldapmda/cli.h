@@ -25,6 +25,8 @@ struct Options {
   std::vector<std::string> recipients;
   std::string recount;  // --recount ADDRESS: repair usage counters
   bool lmtp = false;    // --lmtp: speak LMTP on stdin/stdout
+  bool check = false;   // --check [ADDRESS]: validate the setup
+  std::string query;    // --query ADDRESS: how it resolves
 
   // The original recipient of recipients[i]: "" when unknown.
   std::string OriginalRecipient(std::size_t i) const;

@@ -94,17 +94,21 @@ class Delivery {
 
   Resolver& resolver() { return resolver_; }
 
- private:
-  // Account status and quota. 2.0.0 when the message may be stored.
-  Outcome CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
-                      std::size_t size);
-  // A policy refusal, unless an earlier attempt stored this very message:
-  // then it is delivered (a retry), whatever the policy says now.
-  Outcome RefuseUnlessStored(Outcome refusal, const std::string& message_dn);
   // Adds the message, creating the mailbox when it does not exist yet.
   // `created` tells a new entry from one an earlier attempt stored.
   Outcome Store(const std::string& mailbox_dn, const std::string& message_dn,
                 const MessageEntry& entry, bool* created);
+
+  // Account status and quota for a message of `size` bytes to the
+  // recipient `entry` with mailbox `mailbox_dn`. 2.0.0 when it may be
+  // stored (ldapmda --query asks this with size 0).
+  Outcome CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
+                      std::size_t size);
+
+ private:
+  // A policy refusal, unless an earlier attempt stored this very message:
+  // then it is delivered (a retry), whatever the policy says now.
+  Outcome RefuseUnlessStored(Outcome refusal, const std::string& message_dn);
   // Counts a newly stored message in the mailbox's usage. Failures are
   // logged, never reported: the message is stored; --recount repairs.
   void CountStored(const std::string& mailbox_dn, std::size_t size);

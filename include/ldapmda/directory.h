@@ -74,11 +74,21 @@ class Directory {
   // Modifies one entry, all changes at once. Returns the result code.
   virtual DirResult Modify(const std::string& dn,
                            const std::vector<Modification>& changes) = 0;
+
+  // Deletes one leaf entry. Returns the result code.
+  virtual DirResult Delete(const std::string& dn) = 0;
 };
 
 // What an LDAP call was doing, because some codes mean different things
 // for different calls (entryAlreadyExists is a retry for a message add).
-enum class LdapOp { kConnect, kSearch, kAddMessage, kAddMailbox, kModify };
+enum class LdapOp {
+  kConnect,
+  kSearch,
+  kAddMessage,
+  kAddMailbox,
+  kModify,
+  kDelete
+};
 
 // The one mapping from an LDAP result to an outcome. Unknown codes defer.
 Outcome ClassifyLdapResult(LdapOp op, const DirResult& result);

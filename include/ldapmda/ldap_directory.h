@@ -30,6 +30,7 @@ class LdapDirectory : public Directory {
                 const std::vector<AttributeView>& attributes) override;
   DirResult Modify(const std::string& dn,
                    const std::vector<Modification>& changes) override;
+  DirResult Delete(const std::string& dn) override;
 
   // The URI of the server that answered last (for logs and tests).
   const std::string& current_uri() const;

@@ -1,0 +1,280 @@
+// admin: ldapmda --check and --query (see admin.h).
+#include "ldapmda/admin.h"
+
+#include <ldap.h>
+
+#include <algorithm>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include "ldapmda/deadline.h"
+#include "ldapmda/delivery.h"
+#include "ldapmda/escape.h"
+#include "ldapmda/ldap_directory.h"
+
+namespace ldapmda {
+namespace {
+
+// One line per check: "  ok  what: detail", "FAIL  ...", "  --  ...".
+class CheckReport {
+ public:
+  explicit CheckReport(std::ostream& out) : out_(out) {}
+  void Ok(std::string_view what, std::string_view detail) {
+    Line("  ok", what, detail);
+  }
+  void Fail(std::string_view what, std::string_view detail) {
+    ++failures_;
+    Line("FAIL", what, detail);
+  }
+  void Skip(std::string_view what, std::string_view detail) {
+    Line("  --", what, detail);
+  }
+  int failures() const { return failures_; }
+
+ private:
+  void Line(std::string_view mark, std::string_view what,
+            std::string_view detail) {
+    out_ << mark << "  " << what << ": " << detail << "\n";
+  }
+  std::ostream& out_;
+  int failures_ = 0;
+};
+
+std::string Describe(const DirResult& r) {
+  std::string s = std::string(ldap_err2string(r.code)) + " (" +
+                  std::to_string(r.code) + ")";
+  return r.message.empty() ? s : s + ": " + r.message;
+}
+
+const std::vector<std::string>* Values(const Entry& entry,
+                                       std::string_view name) {
+  for (const auto& a : entry.attributes) {
+    if (AsciiLower(a.name) == AsciiLower(name)) return &a.values;
+  }
+  return nullptr;
+}
+
+std::string Password(const Config& config) {
+  return config.bind == BindMethod::kSimple
+             ? ReadPasswordFile(config.bind_pw_file)
+             : std::string();
+}
+
+// Every URI on its own: does it answer, take the bind, see the base?
+void CheckServers(const Config& config, const std::string& password,
+                  const Deadline& deadline, CheckReport& report) {
+  std::vector<std::string> uris = config.server_host;
+  for (const auto& u : config.store_host) {
+    if (std::find(uris.begin(), uris.end(), u) == uris.end()) uris.push_back(u);
+  }
+  for (const auto& uri : uris) {
+    LdapDirectory one(config, {uri}, password, deadline);
+    std::vector<Entry> entries;
+    const DirResult r = one.Search(
+        {config.search_base, Scope::kBase, "(objectClass=*)", {}, 1}, &entries);
+    if (r.ok() || r.code == LDAP_NO_SUCH_OBJECT) {
+      report.Ok("server " + uri, "answers and accepts the bind");
+    } else {
+      report.Fail("server " + uri, Describe(r));
+    }
+  }
+}
+
+void CheckBaseAndSchema(const Config& config, Directory& directory,
+                        CheckReport& report) {
+  std::vector<Entry> entries;
+  DirResult r = directory.Search(
+      {config.search_base, Scope::kBase, "(objectClass=*)", {}, 1}, &entries);
+  if (r.ok()) {
+    report.Ok("search_base", config.search_base + " exists");
+  } else if (r.code == LDAP_NO_SUCH_OBJECT) {
+    report.Fail("search_base", config.search_base + " does not exist");
+  } else {
+    report.Fail("search_base", Describe(r));
+  }
+
+  r = directory.Search({"cn=Subschema",
+                        Scope::kBase,
+                        "(objectClass=subschema)",
+                        {"objectClasses"},
+                        1},
+                       &entries);
+  if (!r.ok() || entries.empty()) {
+    report.Fail("schema", "cannot read cn=Subschema: " + Describe(r));
+    return;
+  }
+  const auto* classes = Values(entries.front(), "objectClasses");
+  std::string missing;
+  for (const char* name : {"mdaMessage", "mdaMailbox"}) {
+    const std::string want = "name '" + AsciiLower(name) + "'";
+    const bool found =
+        classes &&
+        std::any_of(classes->begin(), classes->end(),
+                    [&](const std::string& c) {
+                      return AsciiLower(c).find(want) != std::string::npos;
+                    });
+    if (!found) missing += std::string(missing.empty() ? "" : ", ") + name;
+  }
+  if (missing.empty()) {
+    report.Ok("schema", "mdaMessage and mdaMailbox are loaded");
+  } else {
+    report.Fail("schema", "not loaded: " + missing +
+                              " (include ldapmda.schema or add ldapmda.ldif)");
+  }
+}
+
+// Adds a probe message of `size` bytes below `mailbox_dn`, then deletes
+// it. Returns what went wrong, or "" when both worked.
+std::string Probe(Delivery& delivery, Directory& store,
+                  const std::string& mailbox_dn, const std::string& address,
+                  std::size_t size) {
+  const std::string dn = std::string("mdaKey=") + kProbeKey + "," + mailbox_dn;
+  std::string raw = "Subject: ldapmda --check probe\n\n";
+  if (size > raw.size()) raw.resize(size, 'x');
+  const MessageEntry entry(kProbeKey, raw, ParseMessage(raw), {"", "", "", ""},
+                           address, "INBOX", std::time(nullptr));
+  bool created = false;
+  Outcome o = delivery.Store(mailbox_dn, dn, entry, &created);
+  if (o.disposition() == Disposition::kSent && !created) {
+    // A probe left behind by an interrupted check: replace it.
+    store.Delete(dn);
+    o = delivery.Store(mailbox_dn, dn, entry, &created);
+  }
+  if (o.disposition() != Disposition::kSent) return "add: " + o.text;
+  const DirResult r = store.Delete(dn);
+  if (!r.ok()) {
+    return "added " + dn + " but cannot delete it: " + Describe(r);
+  }
+  return "";
+}
+
+void CheckWrites(const Config& config, Directory& lookup, Directory& store,
+                 const Deadline& deadline, const std::string& address,
+                 CheckReport& report) {
+  if (address.empty()) {
+    report.Skip("write",
+                "not checked: \"ldapmda --check ADDRESS\" adds and "
+                "deletes a probe message below ADDRESS's mailbox");
+    return;
+  }
+  Delivery delivery(config, lookup, store, deadline);
+  Resolution where;
+  const Outcome o = delivery.resolver().Resolve(address, "", &where);
+  if (o.disposition() != Disposition::kSent) {
+    report.Fail("probe address", address + ": " + o.dsn.str() + " " + o.text);
+    return;
+  }
+  const std::string mailbox =
+      ExpandMailboxDn(config.mailbox_dn, where.entry.dn, where.lookup);
+  std::string problem = Probe(delivery, store, mailbox, address, 100);
+  if (problem.empty()) {
+    report.Ok("write", "added and deleted a probe message below " + mailbox);
+  } else {
+    report.Fail("write", problem);
+    return;
+  }
+  problem = Probe(delivery, store, mailbox, address, config.max_message_size);
+  if (problem.empty()) {
+    report.Ok("size", "the directory takes a message of max_message_size (" +
+                          std::to_string(config.max_message_size) + " bytes)");
+  } else {
+    report.Fail("size", "a message of max_message_size (" +
+                            std::to_string(config.max_message_size) +
+                            " bytes) is refused: " + problem +
+                            "; raise slapd's maxentrysize, "
+                            "sockbuf_max_incoming_auth and maxsize, or lower "
+                            "max_message_size");
+  }
+}
+
+}  // namespace
+
+bool CheckSetup(const Config& config, const std::string& address,
+                std::ostream& out) {
+  CheckReport report(out);
+  report.Ok(
+      "configuration",
+      "read, " + std::to_string(config.server_host.size()) + " server(s)");
+  std::string password;
+  try {
+    password = Password(config);
+  } catch (const ConfigError& e) {
+    report.Fail("bind_pw_file", e.what());
+    return false;
+  }
+  // Generous: the per-operation timeout still bounds each call.
+  const Deadline deadline(std::chrono::minutes(10));
+  CheckServers(config, password, deadline, report);
+  LdapDirectory lookup(config, config.server_host, password, deadline);
+  std::unique_ptr<LdapDirectory> store;
+  if (!config.store_host.empty()) {
+    store = std::make_unique<LdapDirectory>(config, config.store_host, password,
+                                            deadline);
+  }
+  CheckBaseAndSchema(config, lookup, report);
+  CheckWrites(config, lookup, store ? *store : lookup, deadline, address,
+              report);
+  out << (report.failures() == 0
+              ? "all checks passed\n"
+              : std::to_string(report.failures()) + " check(s) failed\n");
+  return report.failures() == 0;
+}
+
+int QueryAddress(const Config& config, const std::string& address,
+                 std::ostream& out) {
+  const Deadline deadline(config.deadline);
+  const std::string password = Password(config);
+  LdapDirectory lookup(config, config.server_host, password, deadline);
+  std::unique_ptr<LdapDirectory> store;
+  if (!config.store_host.empty()) {
+    store = std::make_unique<LdapDirectory>(config, config.store_host, password,
+                                            deadline);
+  }
+  Directory& writes = store ? static_cast<Directory&>(*store) : lookup;
+  Delivery delivery(config, lookup, writes, deadline);
+  const auto verdict = [&](const Outcome& o) {
+    const char* what = o.disposition() == Disposition::kSent ? "would deliver"
+                       : o.disposition() == Disposition::kBounce
+                           ? "would bounce"
+                           : "would defer";
+    out << "verdict   " << o.dsn.str() << " " << what
+        << (o.disposition() == Disposition::kSent ? "" : ": " + o.text) << "\n";
+    return ExitCodeFor(o);
+  };
+
+  out << "address   " << address << "\n";
+  if (!ParseAddress(address)) {
+    return verdict({kDsnBadAddress, "invalid recipient address"});
+  }
+  Resolution where;
+  const Outcome found = delivery.resolver().Resolve(address, "", &where);
+  if (found.disposition() != Disposition::kSent) return verdict(found);
+  const std::string mailbox =
+      ExpandMailboxDn(config.mailbox_dn, where.entry.dn, where.lookup);
+  out << "entry     " << where.entry.dn << " (matched " << where.lookup
+      << ")\n";
+  std::vector<Entry> box;
+  const DirResult r =
+      writes.Search({mailbox, Scope::kBase, "(objectClass=*)", {}, 1}, &box);
+  out << "mailbox   " << mailbox
+      << (r.ok() ? "" : " (created on the first delivery)") << "\n";
+  out << "folder    " << where.folder << "\n";
+  if (!config.account_status_attribute.empty()) {
+    const auto* status = Values(where.entry, config.account_status_attribute);
+    out << "status    " << config.account_status_attribute << ": "
+        << (status && !status->empty() ? status->front() : "(absent)") << "\n";
+  }
+  if (config.tracks_usage()) {
+    const auto* quota = Values(where.entry, config.quota_attribute);
+    Usage usage;
+    ReadUsage(writes, mailbox, deadline, &usage);
+    out << "quota     "
+        << (quota && !quota->empty() ? quota->front() + " bytes" : "unlimited")
+        << ", using " << usage.bytes << " bytes in " << usage.messages
+        << " messages\n";
+  }
+  return verdict(delivery.CheckPolicy(where.entry, mailbox, 0));
+}
+
+}  // namespace ldapmda
