@@ -125,14 +125,23 @@ class LdapDirectory::Impl {
   template <typename Op>
   DirResult WithFailover(Op op) {
     DirResult last{LDAP_SERVER_DOWN, "no server tried"};
+    // A node that is the wrong one (read-only) or hung is not asked again
+    // in this call; one that merely dropped the connection (a restart, an
+    // idle timeout) gets a fresh one.
+    std::string skip;
     if (ld_) {
       if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
       last = op(ld_);
       if (!IsFailover(last.code)) return last;
       Log(LogLevel::kWarning, current_uri_ + ": " + Text(last));
+      if (last.code == LDAP_REFERRAL ||
+          last.code == LDAP_UNWILLING_TO_PERFORM || last.code == LDAP_TIMEOUT) {
+        skip = current_uri_;
+      }
       Drop();
     }
     for (std::size_t i = 0; i < uris_.size(); ++i) {
+      if (uris_[i] == skip) continue;
       last = Connect(i);
       if (!last.ok()) {
         Log(LogLevel::kWarning, uris_[i] + ": " + Text(last));

@@ -2,10 +2,12 @@
 // define the same things, under the project's OID arc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace {
 
@@ -72,6 +74,78 @@ TEST(SchemaTest, EveryAttributeTheCoreWritesIsDefined) {
               std::string::npos)
         << name;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// The "access to" rules (slapd.conf form) or olcAccess values (cn=config
+// form) of a file, each with white space collapsed and any {N} removed.
+std::vector<std::string> AccessRules(const std::string& text, bool ldif) {
+  std::vector<std::string> rules;
+  std::istringstream in(text);
+  std::string line;
+  bool in_rule = false;
+  while (std::getline(in, line)) {
+    const bool start = ldif ? line.rfind("olcAccess: ", 0) == 0
+                            : line.rfind("access to ", 0) == 0;
+    const bool more = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+    if (start) {
+      std::string body = line.substr(ldif ? 11 : 7);
+      body = std::regex_replace(body, std::regex("^\\{[0-9]+\\}"), "");
+      rules.push_back(body);
+      in_rule = true;
+    } else if (in_rule && more) {
+      rules.back() += " " + line;
+    } else {
+      in_rule = false;
+    }
+  }
+  for (auto& r : rules) r = std::regex_replace(r, std::regex("\\s+"), " ");
+  return rules;
+}
+
+// The rules after the first one that contains `anchor`.
+std::vector<std::string> After(const std::vector<std::string>& rules,
+                               const std::string& anchor) {
+  const auto it = std::find_if(rules.begin(), rules.end(), [&](auto& r) {
+    return r.find(anchor) != std::string::npos;
+  });
+  EXPECT_NE(it, rules.end()) << anchor;
+  return it == rules.end() ? rules
+                           : std::vector<std::string>(it + 1, rules.end());
+}
+
+TEST(ShippedConfTest, AllSlapdSetupsHaveTheSameAccessRules) {
+  // The database rules: in slapd.conf after the global subschema rule; in
+  // the replicated setups after the replicator's rule, which comes first.
+  const auto single =
+      After(AccessRules(Read(LDAPMDA_SOURCE_DIR "/conf/slapd.conf"), false),
+            "cn=Subschema");
+  const auto multi = After(
+      AccessRules(Read(LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.conf"),
+                  false),
+      "cn=replicator");
+  const auto ldif = After(
+      AccessRules(Read(LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.ldif"),
+                  true),
+      "cn=replicator");
+  EXPECT_GE(single.size(), 9u);
+  EXPECT_EQ(multi, single);
+  EXPECT_EQ(ldif, single);
+}
+
+TEST(ShippedConfTest, DeliveryIdentityHasTheSameLimitsEverywhere) {
+  const std::string want = "size=10 size.prtotal=unlimited time=10";
+  EXPECT_NE(Read(LDAPMDA_SOURCE_DIR "/conf/slapd.conf").find("\t" + want),
+            std::string::npos);
+  EXPECT_NE(Read(LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.conf")
+                .find("\t" + want),
+            std::string::npos);
+  EXPECT_NE(Read(LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.ldif")
+                .find("ldapmda,ou=services,dc=example,dc=com\" " + want),
+            std::string::npos);
 }
 
 }  // namespace

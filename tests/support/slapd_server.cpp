@@ -1,6 +1,8 @@
 // slapd_server: see slapd_server.h. Writes a slapd.conf into the temporary
-// directory, runs slapd in the foreground (-d keeps it from detaching, so
-// it stays our child) with its output appended to slapd.log, and loads the
+// directory (generated, or the shipped multi-provider file with paths, URLs
+// and passwords substituted; or a cn=config directory made with slapadd
+// -n0), runs slapd in the foreground (-d keeps it from detaching, so it
+// stays our child) with its output appended to slapd.log, and loads the
 // data over LDAP as the rootdn.
 #include "support/slapd_server.h"
 
@@ -12,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -33,7 +36,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kSlapd[] = "/usr/sbin/slapd";
+constexpr char kSlapadd[] = "/usr/sbin/slapadd";
 constexpr char kProjectSchema[] = LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema";
+constexpr char kMultiProviderConf[] =
+    LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.conf";
+constexpr char kMultiProviderLdif[] =
+    LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.ldif";
+// What the shipped multi-provider files name, replaced per test node.
+constexpr char kShippedSchemaPrefix[] = "/usr/share/ldapmda/schema/ldapmda.";
+constexpr char kTestSchemaPrefix[] = LDAPMDA_SOURCE_DIR "/conf/ldapmda.";
+constexpr char kShippedNode1[] = "ldap://ldap1.example.com";
+constexpr char kShippedNode2[] = "ldap://ldap2.example.com";
+constexpr char kShippedSuffix[] = "dc=example,dc=com";
 constexpr std::chrono::seconds kStartTimeout(10);
 constexpr std::chrono::seconds kStopTimeout(5);
 constexpr int kStartAttempts = 3;
@@ -78,6 +92,32 @@ bool CanConnectUnix(const std::string& path) {
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
+[[noreturn]] void TemplateChanged(const std::string& file,
+                                  const std::string& what) {
+  throw std::runtime_error(file + " no longer contains \"" + what +
+                           "\": adapt SlapdServer::ProviderText()");
+}
+
+// Replaces every `from` in `text` by `to`; throws when there is none, so a
+// change of the shipped file cannot silently leave a production value.
+void ReplaceAll(std::string& text, const std::string& from,
+                const std::string& to, const std::string& file) {
+  std::size_t pos = text.find(from);
+  if (pos == std::string::npos) TemplateChanged(file, from);
+  for (; pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
+  }
+}
+
+// Replaces the first line that starts with `prefix` by `line`.
+void ReplaceLine(std::string& text, const std::string& prefix,
+                 const std::string& line, const std::string& file) {
+  const std::size_t pos = text.find("\n" + prefix);
+  if (pos == std::string::npos) TemplateChanged(file, prefix);
+  const std::size_t end = text.find('\n', pos + 1);
+  text.replace(pos + 1, end - pos - 1, line);
+}
+
 // The attribute type and value of the first RDN: "dc", "example".
 std::pair<std::string, std::string> FirstRdn(const std::string& dn) {
   const std::string rdn = dn.substr(0, dn.find(','));
@@ -97,11 +137,16 @@ void MustAdd(LdapClient& client, const std::string& dn, const AttrMap& attrs) {
 }  // namespace
 
 SlapdServer::SlapdServer(SlapdOptions options) : options_(std::move(options)) {
+  CheckOptions();
   if (ldapi_path().size() >= sizeof(sockaddr_un{}.sun_path)) {
     throw std::runtime_error("socket path too long: " + ldapi_path());
   }
   std::filesystem::create_directory(dir_.File("data"));
-  WriteFile(dir_.File("slapd.conf"), ConfigText());
+  port_ = options_.port;  // the config names it only when it is fixed
+  WriteConfig();
+  if (options_.port != 0) {
+    Start();
+  }
   for (int attempt = 1; !running(); ++attempt) {
     port_ = FreeTcpPort();
     if (!TryStart() && attempt == kStartAttempts) {
@@ -121,6 +166,73 @@ SlapdServer::~SlapdServer() {
     Stop();
   } catch (...) {  // NOLINT(bugprone-empty-catch): nothing left to do
   }
+}
+
+void SlapdServer::CheckOptions() const {
+  const SlapdOptions& o = options_;
+  auto require = [](bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(std::string("SlapdOptions: ") + what);
+  };
+  require(o.port >= 0 && o.port < 65536, "bad port");
+  require(!o.cn_config || o.mode == SlapdMode::kProvider,
+          "cn_config needs kProvider");
+  if (o.mode == SlapdMode::kProvider) {
+    require(o.server_id == 1 || o.server_id == 2, "server_id must be 1 or 2");
+    require(o.port != 0, "a provider needs a fixed port (its peer names it)");
+    require(!o.peer_uri.empty(), "a provider needs peer_uri");
+    require(o.suffix == kShippedSuffix,
+            "the shipped multi-provider files serve dc=example,dc=com only");
+  }
+  if (o.mode == SlapdMode::kConsumer) {
+    require(!o.provider_uri.empty(), "a consumer needs provider_uri");
+  }
+}
+
+void SlapdServer::WriteConfig() {
+  if (options_.mode != SlapdMode::kProvider) {
+    WriteFile(dir_.File("slapd.conf"), ConfigText());
+    return;
+  }
+  if (!options_.cn_config) {
+    WriteFile(dir_.File("slapd.conf"), ProviderText(kMultiProviderConf));
+    return;
+  }
+  WriteFile(dir_.File("config.ldif"), ProviderText(kMultiProviderLdif));
+  std::filesystem::create_directory(dir_.File("slapd.d"));
+  const ProcessResult r =
+      RunProcess({kSlapadd, "-n0", "-F", dir_.File("slapd.d"), "-l",
+                  dir_.File("config.ldif")},
+                 "", std::chrono::seconds(30));
+  if (r.exit_code != 0) {
+    throw std::runtime_error("SlapdServer: slapadd -n0 of " +
+                             dir_.File("config.ldif") + " failed (exit " +
+                             std::to_string(r.exit_code) + "):\n" + r.out +
+                             r.err);
+  }
+}
+
+// The shipped file is written for node 1 (ldap1) replicating from node 2
+// (ldap2); node 2 differs only in the syncrepl provider, as its comments
+// say. The listener (-h) is this node's URL, as in its serverID line.
+std::string SlapdServer::ProviderText(const std::string& file) const {
+  std::string text = ReadFile(file);
+  const bool node1 = options_.server_id == 1;
+  const std::string& peer = options_.peer_uri;
+  ReplaceAll(text, std::string("provider=") + kShippedNode2, "provider=" + peer,
+             file);
+  ReplaceAll(text, kShippedNode1, node1 ? uri() : peer, file);
+  ReplaceAll(text, kShippedNode2, node1 ? peer : uri(), file);
+  ReplaceAll(text, kShippedSchemaPrefix, kTestSchemaPrefix, file);
+  ReplaceAll(text, "/var/run/slapd/slapd.", dir_.File("slapd."), file);
+  ReplaceAll(text, "/var/lib/ldap", dir_.File("data"), file);
+  ReplaceAll(text, "change-this-replicator-password", replicator_password(),
+             file);
+  if (options_.cn_config) {
+    ReplaceLine(text, "#olcRootPW:", "olcRootPW: " + admin_password(), file);
+  } else {
+    ReplaceLine(text, "#rootpw", "rootpw " + admin_password(), file);
+  }
+  return text;
 }
 
 std::string SlapdServer::ConfigText() const {
@@ -149,7 +261,21 @@ std::string SlapdServer::ConfigText() const {
     << "sizelimit " << options_.sizelimit << "\n"
     << "index objectClass eq\nindex mail eq\nindex uid eq\n";
   if (options_.load_ldapmda_schema) c << "index mdaKey eq\n";
+  if (options_.mode == SlapdMode::kConsumer) c << ConsumerText();
   return c.str() + AccessText();
+}
+
+std::string SlapdServer::ConsumerText() const {
+  const std::string& provider = options_.provider_uri;
+  std::string text = "index entryCSN,entryUUID eq\n";
+  text += "syncrepl rid=001 provider=" + provider +
+          " bindmethod=simple binddn=" + Quote(replicator_dn()) +
+          " credentials=" + Quote(replicator_password()) +
+          " searchbase=" + Quote(suffix()) +
+          " type=refreshAndPersist retry=\"1 +\""
+          " network-timeout=10\n";
+  if (options_.update_referral) text += "updateref " + provider + "\n";
+  return text;
 }
 
 // The service DN and this uid's SASL EXTERNAL identity (ldapi peer
@@ -177,22 +303,28 @@ bool SlapdServer::TryStart() {
                              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!null_fd.valid() || !log_fd.valid()) Fail("cannot open slapd.log");
   unlink(ldapi_path().c_str());  // stale after Kill()
-  const std::vector<std::string> argv = {kSlapd,
-                                         "-d",
-                                         options_.debug_level,
-                                         "-f",
-                                         dir_.File("slapd.conf"),
-                                         "-h",
-                                         uri() + "/ " + ldapi_uri() + "/"};
   // Only a main-thread start may tie slapd's life to its parent thread.
   const bool main_thread = gettid() == getpid();
-  pid_ = StartProcess(argv, null_fd.get(), log_fd.get(), log_fd.get(), {},
-                      main_thread);
+  pid_ = StartProcess(SlapdArgv(), null_fd.get(), log_fd.get(), log_fd.get(),
+                      {}, main_thread);
   if (WaitUntilReady()) return true;
   if (log().find("Address already in use", log_start) != std::string::npos) {
     return false;
   }
   Fail("slapd exited during start-up");
+}
+
+std::vector<std::string> SlapdServer::SlapdArgv() const {
+  const bool config_dir = options_.cn_config;
+  // The TCP URL exactly as in the serverID line (slapd compares strings:
+  // no trailing slash).
+  return {kSlapd,
+          "-d",
+          options_.debug_level,
+          config_dir ? "-F" : "-f",
+          dir_.File(config_dir ? "slapd.d" : "slapd.conf"),
+          "-h",
+          uri() + " " + ldapi_uri() + "/"};
 }
 
 bool SlapdServer::WaitUntilReady() {
@@ -286,6 +418,32 @@ std::string SlapdServer::log() const {
   }
 }
 
+std::optional<TestEntry> SlapdServer::WaitForEntry(
+    const std::string& dn, std::chrono::milliseconds timeout,
+    const std::vector<std::string>& attrs) const {
+  using std::chrono::milliseconds;
+  const auto deadline = Clock::now() + timeout;
+  std::optional<LdapClient> admin;
+  for (;;) {
+    // Each call may take what is left, at least 50 ms, at most 1 s.
+    const milliseconds call = std::clamp(
+        std::chrono::duration_cast<milliseconds>(deadline - Clock::now()),
+        milliseconds(50), milliseconds(1000));
+    try {
+      if (!admin) {
+        admin.emplace(uri(), admin_dn(), admin_password(), call);
+      } else {
+        admin->SetTimeout(call);
+      }
+      if (auto entry = admin->Read(dn, attrs)) return entry;
+    } catch (const LdapError&) {
+      admin.reset();  // down, restarting or hung: reconnect next time
+    }
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
 LdapClient SlapdServer::Admin() const {
   return LdapClient(uri(), admin_dn(), admin_password());
 }
@@ -295,6 +453,7 @@ LdapClient SlapdServer::Service() const {
 }
 
 void SlapdServer::LoadSampleData() {
+  if (options_.mode == SlapdMode::kConsumer) return;  // it replicates
   LdapClient admin = Admin();
   if (options_.load_sample_data) {
     AddBaseEntry(admin);
@@ -302,17 +461,25 @@ void SlapdServer::LoadSampleData() {
       MustAdd(admin, std::string("ou=") + ou + "," + suffix(),
               {{"objectClass", {"organizationalUnit"}}, {"ou", {ou}}});
     }
-    MustAdd(admin, service_dn(),
-            {{"objectClass", {"organizationalRole", "simpleSecurityObject"}},
-             {"cn", {"ldapmda"}},
-             {"userPassword", {service_password()}}});
+    AddServiceEntry(admin, service_dn(), service_password());
     for (const char* uid : {"alice", "bob", "carol"}) {
       AddUser(admin, uid, std::string(uid) + "@example.com");
     }
     AddUser(admin, "dup1", "dup@example.com");
     AddUser(admin, "dup2", "dup@example.com");
+    if (options_.mode == SlapdMode::kProvider) {
+      AddServiceEntry(admin, replicator_dn(), replicator_password());
+    }
   }
   for (const std::string& ldif : options_.extra_ldif) admin.ApplyLdif(ldif);
+}
+
+void SlapdServer::AddServiceEntry(LdapClient& admin, const std::string& dn,
+                                  const std::string& password) {
+  MustAdd(admin, dn,
+          {{"objectClass", {"organizationalRole", "simpleSecurityObject"}},
+           {"cn", {FirstRdn(dn).second}},
+           {"userPassword", {password}}});
 }
 
 void SlapdServer::AddBaseEntry(LdapClient& admin) {

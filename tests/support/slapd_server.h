@@ -6,11 +6,20 @@
 // can exercise fail-over and hung servers. When started from the main
 // thread, slapd is also killed if the test process dies (PR_SET_PDEATHSIG),
 // so a crashed test leaves no slapd behind.
+//
+// Besides a standalone server it can run as a node of a replicated
+// directory: a provider of the two-node multi-provider pair, configured
+// from the SHIPPED conf/slapd-multiprovider.conf (or, with cn_config, from
+// conf/slapd-multiprovider.ldif loaded with slapadd -n0 into a cn=config
+// directory) with only paths, URLs and passwords substituted, so the tests
+// prove the shipped files work; or a read-only syncrepl consumer.
 #ifndef LDAPMDA_TESTS_SUPPORT_SLAPD_SERVER_H_
 #define LDAPMDA_TESTS_SUPPORT_SLAPD_SERVER_H_
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +28,26 @@
 #include "support/process.h"
 
 namespace ldapmda::testing {
+
+enum class SlapdMode {
+  // A generated slapd.conf as described by the options below.
+  kStandalone,
+  // Node `server_id` (1 or 2) of conf/slapd-multiprovider.conf (.ldif with
+  // cn_config) replicating with `peer_uri`. That file decides the schema,
+  // sizes, limits, indexes and ACLs (those of conf/slapd.conf): the
+  // options load_ldapmda_schema, maxentrysize, sockbuf_max_incoming_auth,
+  // maxsize, sizelimit and dbnosync do not apply, and suffix must be
+  // dc=example,dc=com. The sample data adds the replicator entry; load it
+  // on one node only: the other one replicates it.
+  kProvider,
+  // A generated slapd.conf (as kStandalone) whose database is a read-only
+  // syncrepl consumer of `provider_uri` (a kProvider node), bound as the
+  // replicator. It loads no data (sample or extra_ldif): everything
+  // replicates. Writes other than its own replication are refused: with
+  // `update_referral` by a referral to the provider (10), without it by
+  // "shadow context" (53, unwillingToPerform).
+  kConsumer,
+};
 
 struct SlapdOptions {
   bool load_ldapmda_schema = true;  // include the project's ldapmda.schema
@@ -38,12 +67,29 @@ struct SlapdOptions {
   // slapd -d level. "none" keeps quiet but still prints fatal errors;
   // "0" would hide even those. "stats" logs every operation.
   std::string debug_level = "none";
+
+  SlapdMode mode = SlapdMode::kStandalone;
+  // TCP port on 127.0.0.1; 0 picks a free one. Replicating nodes name each
+  // other in their configuration, so pick their ports first (FreeTcpPort).
+  int port = 0;
+  // kProvider: which node of the shipped files this is (1 or 2) and the
+  // other node's URI, "ldap://127.0.0.1:PORT" (that node's uri()).
+  int server_id = 1;
+  std::string peer_uri;
+  // kProvider: run from a cn=config directory (slapd -F) made with
+  // slapadd -n0 from conf/slapd-multiprovider.ldif, instead of slapd -f
+  // with conf/slapd-multiprovider.conf.
+  bool cn_config = false;
+  // kConsumer: the provider's URI, and whether writes get a referral to it.
+  std::string provider_uri;
+  bool update_referral = true;
 };
 
 class SlapdServer {
  public:
   // Starts slapd and loads the data. Throws std::runtime_error (with the
-  // slapd log) when it does not come up within ~10 s.
+  // slapd log) when it does not come up within ~10 s, or when a fixed
+  // `port` is taken; std::invalid_argument for inconsistent options.
   explicit SlapdServer(SlapdOptions options = {});
   // Stops slapd; the temporary directory goes with it.
   ~SlapdServer();
@@ -64,6 +110,16 @@ class SlapdServer {
   // SIGCONT.
   void Resume();
 
+  // Polls (as the rootdn, reconnecting as needed, e.g. while slapd
+  // restarts) until the entry `dn` exists, e.g. once it has replicated.
+  // Returns it with `attrs` (default: all user attributes), or nullopt
+  // when `timeout` has passed. Never waits much longer than `timeout`,
+  // even on a hung server.
+  std::optional<TestEntry> WaitForEntry(
+      const std::string& dn,
+      std::chrono::milliseconds timeout = std::chrono::seconds(30),
+      const std::vector<std::string>& attrs = {}) const;
+
   bool running() const { return pid_ > 0; }
   bool paused() const { return paused_; }
   pid_t pid() const { return pid_; }
@@ -79,10 +135,17 @@ class SlapdServer {
     return "cn=ldapmda,ou=services," + suffix();
   }
   std::string service_password() const { return "mdapass"; }
+  // The identity syncrepl binds as (kProvider data, kConsumer config).
+  std::string replicator_dn() const {
+    return "cn=replicator,ou=services," + suffix();
+  }
+  std::string replicator_password() const { return "replpass"; }
+  SlapdMode mode() const { return options_.mode; }
   std::string people_dn() const { return "ou=people," + suffix(); }
   // "uid=<uid>,ou=people,<suffix>".
   std::string UserDn(std::string_view uid) const;
-  // The temporary directory holding slapd.conf, data/, the socket and log.
+  // The temporary directory holding slapd.conf (or config.ldif and
+  // slapd.d/ with cn_config), data/, the socket and log.
   const std::string& dir() const { return dir_.path(); }
   // slapd's stderr so far (all runs).
   std::string log() const;
@@ -92,8 +155,16 @@ class SlapdServer {
   LdapClient Service() const;
 
  private:
+  void CheckOptions() const;
+  // Writes slapd.conf, or runs slapadd -n0 into slapd.d/ (cn_config).
+  void WriteConfig();
   std::string ConfigText() const;
   std::string AccessText() const;
+  // kConsumer: the syncrepl (and updateref) lines of the database.
+  std::string ConsumerText() const;
+  // kProvider: the shipped file (.conf or .ldif) for this node.
+  std::string ProviderText(const std::string& shipped_file) const;
+  std::vector<std::string> SlapdArgv() const;
   // One attempt to run slapd; false if the port was taken meanwhile.
   bool TryStart();
   // Waits until TCP and ldapi accept connections or slapd exits.
@@ -101,6 +172,8 @@ class SlapdServer {
   [[noreturn]] void Fail(const std::string& why);
   void LoadSampleData();
   void AddBaseEntry(LdapClient& admin);
+  void AddServiceEntry(LdapClient& admin, const std::string& dn,
+                       const std::string& password);
   void AddUser(LdapClient& admin, const std::string& uid,
                const std::string& mail);
   void Signal(int sig) const;
