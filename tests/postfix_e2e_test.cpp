@@ -409,3 +409,72 @@ TEST(PostfixE2ETest, SmtpPayloadIsDotStuffedWithCrlf) {
 
 }  // namespace
 }  // namespace ldapmda
+
+namespace ldapmda {
+namespace {
+
+// LMTP mode as README documents it (master-lmtp.cf, main-lmtp.cf): one
+// message to four recipients, each with its own verdict after DATA.
+TEST(PostfixE2ETest, LmtpGivesEachRecipientOfOneMessageItsOwnVerdict) {
+  // ghost@example.com is a valid recipient for Postfix's table (mail=%s)
+  // but not for ldapmda's stricter query_filter: it reaches ldapmda's RCPT
+  // and is unknown there. dup@example.com matches two entries: Postfix
+  // accepts it, ldapmda defers it (4.3.5).
+  testing::SlapdOptions directory;
+  directory.extra_ldif = {
+      "dn: cn=ghost,ou=people,dc=example,dc=com\n"
+      "objectClass: organizationalRole\nobjectClass: extensibleObject\n"
+      "cn: ghost\nmail: ghost@example.com\n"};
+  SlapdServer slapd(directory);
+  PostfixOptions o = Options();
+  o.lmtp = true;
+  o.ldapmda_conf.push_back(
+      {"query_filter", "(&(mail=%s)(objectClass=inetOrgPerson))"});
+  PostfixServer postfix(slapd, o);
+
+  const std::vector<std::string> rcpts = {"alice@example.com",
+                                          "ghost@example.com",
+                                          "dup@example.com", "bob@example.com"};
+  const std::string qid = SendAccepted(postfix, rcpts, kPlain);
+  ASSERT_FALSE(qid.empty());
+  const auto logged = [&](const std::string& rcpt, const std::string& status) {
+    return postfix.MailLogLines(
+        {" " + qid + ": ", "to=<" + rcpt + ">", "status=" + status});
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return !logged("alice@example.com", "sent").empty() &&
+               !logged("bob@example.com", "sent").empty() &&
+               !logged("ghost@example.com", "bounced").empty() &&
+               !logged("dup@example.com", "deferred").empty();
+      },
+      kWait))
+      << postfix.MailLog();
+
+  for (const std::string uid : {"alice", "bob"}) {
+    const std::string rcpt = uid + "@example.com";
+    const auto box = Mailbox(slapd, uid);
+    ASSERT_EQ(box.size(), 1u) << rcpt;
+    // The same bytes pipe(8) with flags=DRX would have handed over.
+    ExpectSentPlusPostfixHeaders(box[0].First("mdaRawMessage"), kPlain, rcpt,
+                                 qid);
+    const auto sent = logged(rcpt, "sent");
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_NE(sent[0].find("2.0.0 <" + rcpt + ">: stored as mdaKey="),
+              std::string::npos)
+        << sent[0];
+  }
+  const auto ghost = logged("ghost@example.com", "bounced");
+  EXPECT_NE(ghost[0].find("dsn=5.1.1"), std::string::npos) << ghost[0];
+  EXPECT_NE(ghost[0].find("no such user here"), std::string::npos) << ghost[0];
+  const auto dup = logged("dup@example.com", "deferred");
+  EXPECT_NE(dup[0].find("dsn=4.3.5"), std::string::npos) << dup[0];
+  // Only dup@ waits in the queue; nothing else was stored.
+  const std::string queue = postfix.Postqueue();
+  EXPECT_NE(queue.find("\"dup@example.com\""), std::string::npos) << queue;
+  EXPECT_EQ(queue.find("\"alice@example.com\""), std::string::npos) << queue;
+  EXPECT_EQ(AllStored(slapd).size(), 2u);
+}
+
+}  // namespace
+}  // namespace ldapmda

@@ -86,6 +86,8 @@ constexpr char kBaseMasterCf[] =
     "discard   unix  -       -       n       -       -       discard\n"
     "anvil     unix  -       -       n       -       1       anvil\n"
     "scache    unix  -       -       n       -       1       scache\n"
+    // The lmtp(8) client of every stock master.cf (LMTP mode uses it).
+    "lmtp      unix  -       -       n       -       -       lmtp\n"
     // Postfix 3.7 writes maillog_file through postlogd(8).
     "postlog   unix-dgram n  -       n       -       1       postlogd\n";
 
@@ -478,6 +480,12 @@ void PostfixServer::WriteMainCf(const std::string& recipients_cf) {
     const auto it = Find(instance, name);
     if (it != instance.end()) instance.erase(it);
   }
+  if (options_.lmtp) {
+    for (const auto& [name, value] :
+         ParseSettings(ConfText("main-lmtp.cf"), "conf/main-lmtp.cf")) {
+      Set(documented, name, value);
+    }
+  }
   const auto maps = Find(documented, "virtual_mailbox_maps");
   if (maps == documented.end() ||
       maps->second.find(recipients_cf) == std::string::npos) {
@@ -492,9 +500,10 @@ void PostfixServer::WriteMainCf(const std::string& recipients_cf) {
 }
 
 void PostfixServer::WriteMasterCf() {
-  const std::string file = "conf/master.cf";
+  const std::string name = options_.lmtp ? "master-lmtp.cf" : "master.cf";
+  const std::string file = "conf/" + name;
   std::string documented;
-  for (const std::string& line : ActiveLines(ConfText("master.cf"))) {
+  for (const std::string& line : ActiveLines(ConfText(name))) {
     documented += line + "\n";
   }
   documented = Substitute(documented, kDocumentedUser,

@@ -42,6 +42,9 @@ struct PostfixOptions {
   // The pipe(8) user= account (README: vmail). Created as a system user
   // without home or shell when missing.
   std::string pipe_user = "ldapmda-test";
+  // LMTP mode as README documents it: conf/master-lmtp.cf instead of
+  // master.cf, and conf/main-lmtp.cf on top of main.cf.
+  bool lmtp = false;
   std::string hostname = "mx.ldapmda.test";  // myhostname
 };
 
