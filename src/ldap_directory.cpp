@@ -13,9 +13,11 @@
 #include <sys/time.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
+#include "ldapmda/escape.h"
 #include "ldapmda/log.h"
 
 namespace ldapmda {
@@ -99,12 +101,22 @@ void LberToLog(const char* text) {
 
 void InitLdapLibrary() {
   // A too-large add can make slapd close the socket mid-write: without
-  // this the process dies with SIGPIPE (exit 141), which Postfix bounces.
+  // this the process would die of SIGPIPE instead of reporting a status.
   std::signal(SIGPIPE, SIG_IGN);
+  // Nothing here may initialise libldap itself (ldap_set_option on the
+  // global handle would): LdapDirectory first decides about SASL plugins.
   ber_set_option(nullptr, LBER_OPT_LOG_PRINT_FN,
                  reinterpret_cast<const void*>(&LberToLog));
-  int debug = 0;
-  ldap_set_option(nullptr, LDAP_OPT_DEBUG_LEVEL, &debug);
+}
+
+void SkipUnusedSaslPlugins(const Config& config) {
+  // libldap initialises Cyrus SASL on first use, whatever the bind, and
+  // sasl_client_init() dlopens every plugin: about half the instructions
+  // of a pipe-mode delivery. A simple bind needs none, and EXTERNAL is
+  // built into libsasl2; then point the plugin path at nothing.
+  const bool needs_plugins = config.bind == BindMethod::kSasl &&
+                             AsciiLower(config.sasl_mech) != "external";
+  if (!needs_plugins) setenv("SASL_PATH", "/nonexistent/ldapmda", 1);
 }
 
 class LdapDirectory::Impl {
@@ -434,7 +446,9 @@ LdapDirectory::LdapDirectory(const Config& config,
                              std::vector<std::string> uris,
                              std::string password, const Deadline& deadline)
     : impl_(std::make_unique<Impl>(config, std::move(uris), std::move(password),
-                                   deadline)) {}
+                                   deadline)) {
+  SkipUnusedSaslPlugins(config);
+}
 
 LdapDirectory::~LdapDirectory() = default;
 

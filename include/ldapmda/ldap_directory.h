@@ -40,9 +40,14 @@ class LdapDirectory : public Directory {
   std::unique_ptr<Impl> impl_;
 };
 
-// Makes libldap and liblber log through ldapmda's log, and ignores
-// SIGPIPE (libldap does not protect against it). Call once at start.
+// Makes liblber log through ldapmda's log, and ignores SIGPIPE (libldap
+// does not protect against it). Call once at start.
 void InitLdapLibrary();
+
+// Keeps Cyrus SASL from loading plugins the configured bind does not use
+// (none for simple binds and SASL EXTERNAL). Takes effect only before
+// libldap's first use; LdapDirectory's constructor calls it.
+void SkipUnusedSaslPlugins(const Config& config);
 
 }  // namespace ldapmda
 
