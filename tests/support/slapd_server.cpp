@@ -258,7 +258,11 @@ std::string SlapdServer::ConfigText() const {
   c << "suffix " << Quote(suffix()) << "\n"
     << "rootdn " << Quote(admin_dn()) << "\n"
     << "rootpw " << admin_password() << "\n"
-    << "sizelimit " << options_.sizelimit << "\n"
+    << "sizelimit "
+    << (options_.sizelimit_directive.empty()
+            ? std::to_string(options_.sizelimit)
+            : options_.sizelimit_directive)
+    << "\n"
     << "index objectClass eq\nindex mail eq\nindex uid eq\n";
   if (options_.load_ldapmda_schema) c << "index mdaKey eq\n";
   if (options_.mode == SlapdMode::kConsumer) c << ConsumerText();

@@ -60,6 +60,10 @@ struct SlapdOptions {
   long sockbuf_max_incoming_auth = 32 * 1024 * 1024;
   long maxsize = 1L << 30;  // back-mdb maxsize (map size)
   int sizelimit = 500;
+  // When not empty, replaces "sizelimit N" as the whole directive's
+  // arguments, e.g. "size.soft=500 size.hard=500 size.prtotal=unlimited"
+  // (paged results may then go past the limit).
+  std::string sizelimit_directive;
   std::vector<std::string> extra_ldif;  // applied as rootdn after the above
   // back-mdb dbnosync: commits skip fsync (a killed slapd still keeps
   // them; only a machine crash would not). Set false for timing runs.

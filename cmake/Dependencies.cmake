@@ -1,0 +1,60 @@
+# Third-party libraries of ldapmda_core, gathered in one INTERFACE target.
+#
+# A pipe-mode delivery is one short process. Resolving symbols across the
+# 32 shared objects GMime, GLib, Boost and libldap bring costs it about
+# 12 million instructions (callgrind), as much as all the rest of the
+# delivery. With LDAPMDA_STATIC_DEPS the libraries Debian ships as static
+# archives -- GMime, GIO/GObject/GModule/GLib with PCRE2 and libffi,
+# Boost.ProgramOptions, libldap, liblber -- and libstdc++ are linked in.
+# gpgme, libmount and GnuTLS have no archives and stay shared, and Cyrus
+# SASL must: its plugins link against the shared libsasl2.
+option(LDAPMDA_STATIC_DEPS
+       "Link the libraries Debian ships as static archives statically" ON)
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(GMIME REQUIRED IMPORTED_TARGET gmime-3.0)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(Threads REQUIRED)
+find_library(LDAP_LIBRARY NAMES ldap REQUIRED)
+find_library(LBER_LIBRARY NAMES lber REQUIRED)
+find_path(LDAP_INCLUDE_DIR ldap.h REQUIRED)
+
+add_library(ldapmda_deps INTERFACE)
+target_include_directories(ldapmda_deps SYSTEM INTERFACE ${LDAP_INCLUDE_DIR}
+                           ${GMIME_INCLUDE_DIRS})
+target_compile_options(ldapmda_deps INTERFACE ${GMIME_CFLAGS_OTHER})
+
+# Sanitizers want the shared runtime; so does a build that lacks archives.
+set(_static_ok OFF)
+if(LDAPMDA_STATIC_DEPS AND NOT LDAPMDA_SANITIZE)
+  set(_static_ok ON)
+  set(_archives)
+  foreach(_lib gmime-3.0 gio-2.0 gobject-2.0 gmodule-2.0 glib-2.0 pcre2-8 ffi
+               boost_program_options ldap lber)
+    find_library(_archive_${_lib} NAMES lib${_lib}.a)
+    if(NOT _archive_${_lib})
+      message(STATUS "lib${_lib}.a not found: linking dependencies shared")
+      set(_static_ok OFF)
+    endif()
+    list(APPEND _archives ${_archive_${_lib}})
+  endforeach()
+  set(_shared)
+  foreach(_lib gpgme idn2 sasl2 gnutls mount selinux z resolv)
+    find_library(_shared_${_lib} NAMES ${_lib})
+    if(NOT _shared_${_lib})
+      message(STATUS "lib${_lib} not found: linking dependencies shared")
+      set(_static_ok OFF)
+    endif()
+    list(APPEND _shared ${_shared_${_lib}})
+  endforeach()
+endif()
+
+if(_static_ok)
+  message(STATUS "ldapmda: GMime, GLib, Boost, libldap and libstdc++ linked statically")
+  target_link_libraries(ldapmda_deps INTERFACE ${_archives} ${_shared}
+                                               Threads::Threads ${CMAKE_DL_LIBS} m)
+  target_link_options(ldapmda_deps INTERFACE -static-libstdc++ -static-libgcc)
+else()
+  target_link_libraries(ldapmda_deps INTERFACE PkgConfig::GMIME
+                        Boost::program_options ${LDAP_LIBRARY} ${LBER_LIBRARY})
+endif()
