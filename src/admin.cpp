@@ -55,12 +55,6 @@ const std::vector<std::string>* Values(const Entry& entry,
   return nullptr;
 }
 
-std::string Password(const Config& config) {
-  return config.bind == BindMethod::kSimple
-             ? ReadPasswordFile(config.bind_pw_file)
-             : std::string();
-}
-
 // Every URI on its own: does it answer, take the bind, see the base?
 void CheckServers(const Config& config, const std::string& password,
                   const Deadline& deadline, CheckReport& report) {
@@ -198,7 +192,7 @@ bool CheckSetup(const Config& config, const std::string& address,
       "read, " + std::to_string(config.server_host.size()) + " server(s)");
   std::string password;
   try {
-    password = Password(config);
+    password = BindPassword(config);
   } catch (const ConfigError& e) {
     report.Fail("bind_pw_file", e.what());
     return false;
@@ -206,15 +200,10 @@ bool CheckSetup(const Config& config, const std::string& address,
   // Generous: the per-operation timeout still bounds each call.
   const Deadline deadline(std::chrono::minutes(10));
   CheckServers(config, password, deadline, report);
-  LdapDirectory lookup(config, config.server_host, password, deadline);
-  std::unique_ptr<LdapDirectory> store;
-  if (!config.store_host.empty()) {
-    store = std::make_unique<LdapDirectory>(config, config.store_host, password,
-                                            deadline);
-  }
-  CheckBaseAndSchema(config, lookup, report);
-  CheckWrites(config, lookup, store ? *store : lookup, deadline, address,
-              report);
+  Directories directories(config, deadline);
+  CheckBaseAndSchema(config, directories.lookup(), report);
+  CheckWrites(config, directories.lookup(), directories.store(), deadline,
+              address, report);
   out << (report.failures() == 0
               ? "all checks passed\n"
               : std::to_string(report.failures()) + " check(s) failed\n");
@@ -222,17 +211,11 @@ bool CheckSetup(const Config& config, const std::string& address,
 }
 
 int QueryAddress(const Config& config, const std::string& address,
-                 std::ostream& out) {
+                 const std::string& extension, std::ostream& out) {
   const Deadline deadline(config.deadline);
-  const std::string password = Password(config);
-  LdapDirectory lookup(config, config.server_host, password, deadline);
-  std::unique_ptr<LdapDirectory> store;
-  if (!config.store_host.empty()) {
-    store = std::make_unique<LdapDirectory>(config, config.store_host, password,
-                                            deadline);
-  }
-  Directory& writes = store ? static_cast<Directory&>(*store) : lookup;
-  Delivery delivery(config, lookup, writes, deadline);
+  Directories directories(config, deadline);
+  Directory& writes = directories.store();
+  Delivery delivery(config, directories.lookup(), writes, deadline);
   const auto verdict = [&](const Outcome& o) {
     const char* what = o.disposition() == Disposition::kSent ? "would deliver"
                        : o.disposition() == Disposition::kBounce
@@ -248,7 +231,7 @@ int QueryAddress(const Config& config, const std::string& address,
     return verdict({kDsnBadAddress, "invalid recipient address"});
   }
   Resolution where;
-  const Outcome found = delivery.resolver().Resolve(address, "", &where);
+  const Outcome found = delivery.resolver().Resolve(address, extension, &where);
   if (found.disposition() != Disposition::kSent) return verdict(found);
   const std::string mailbox =
       ExpandMailboxDn(config.mailbox_dn, where.entry.dn, where.lookup);

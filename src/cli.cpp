@@ -154,16 +154,9 @@ void DeliverAll(const Options& opts, const Config& config,
                 const Deadline& deadline, std::string_view raw,
                 std::vector<RecipientOutcome>& outcomes) {
   const MessageInfo info = ParseMessage(raw);
-  const std::string password = config.bind == BindMethod::kSimple
-                                   ? ReadPasswordFile(config.bind_pw_file)
-                                   : std::string();
-  LdapDirectory lookup(config, config.server_host, password, deadline);
-  std::unique_ptr<LdapDirectory> store;
-  if (!config.store_host.empty()) {
-    store = std::make_unique<LdapDirectory>(config, config.store_host, password,
-                                            deadline);
-  }
-  Delivery delivery(config, lookup, store ? *store : lookup, deadline);
+  Directories directories(config, deadline);
+  Delivery delivery(config, directories.lookup(), directories.store(),
+                    deadline);
   for (std::size_t i = 0; i < opts.recipients.size(); ++i) {
     const std::string& rcpt = opts.recipients[i];
     const Envelope envelope{opts.sender, opts.OriginalRecipient(i),
@@ -198,10 +191,8 @@ int RunRecount(const Options& opts, int out_fd) {
     const Config config = LoadConfig(opts.config_file, opts.overrides);
     OpenLog(config.log);
     const Deadline deadline(std::chrono::hours(1));
-    const std::string password = config.bind == BindMethod::kSimple
-                                     ? ReadPasswordFile(config.bind_pw_file)
-                                     : std::string();
-    LdapDirectory directory(config, config.StoreHosts(), password, deadline);
+    LdapDirectory directory(config, config.StoreHosts(), BindPassword(config),
+                            deadline);
     std::string mailbox;
     Usage before, after;
     const Outcome o = Recount(config, directory, deadline, opts.recount,
@@ -258,7 +249,9 @@ int RunAdmin(const Options& opts, int out_fd) {
               ? 0
               : 1;
     } else {
-      status = QueryAddress(config, opts.query, report);
+      status = QueryAddress(
+          config, opts.query,
+          opts.extensions.empty() ? "" : opts.extensions.front(), report);
     }
   } catch (const ConfigError& e) {
     report << "FAIL  configuration: " << e.what() << "\n";

@@ -69,22 +69,24 @@ std::optional<Address> ParseAddress(std::string_view address) {
 }
 
 std::string ValidateQueryFilter(std::string_view filter, bool need_local_part) {
-  if (filter.empty()) return "query_filter is empty";
+  if (filter.empty()) return "the filter is empty";
   for (std::size_t i = 0; i < filter.size(); ++i) {
     if (filter[i] != '%') continue;
-    if (i + 1 == filter.size()) return "query_filter ends with a lone %";
+    if (i + 1 == filter.size()) return "the filter ends with a lone %";
     const char next = filter[++i];
     if (next != 's' && next != 'u' && next != 'd' && next != '%') {
-      return std::string("query_filter has unsupported %") + next +
+      return std::string("the filter has unsupported %") + next +
              " (use %s, %u, %d or %%)";
     }
   }
   if (need_local_part && filter.find("%s") == std::string_view::npos &&
       filter.find("%u") == std::string_view::npos) {
-    return "query_filter uses neither %s nor %u";
+    return "the filter uses neither %s nor %u";
   }
-  if (!need_local_part && filter.find('%') == std::string_view::npos) {
-    return "query_filter uses no %s, %u or %d";
+  if (!need_local_part && filter.find("%s") == std::string_view::npos &&
+      filter.find("%u") == std::string_view::npos &&
+      filter.find("%d") == std::string_view::npos) {
+    return "the filter uses none of %s, %u or %d";
   }
   return "";
 }
@@ -120,7 +122,7 @@ std::optional<std::string> ExpandQueryFilter(std::string_view filter,
 }
 
 std::string ValidateMailboxDn(std::string_view tmpl) {
-  if (tmpl.substr(0, 3) != "cn=" && tmpl.substr(0, 3) != "CN=") {
+  if (AsciiLower(tmpl.substr(0, 3)) != "cn=") {
     return "mailbox_dn must start with cn= (objectClass mdaMailbox names "
            "its container by cn)";
   }

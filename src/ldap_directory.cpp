@@ -476,6 +476,22 @@ DirResult LdapDirectory::Delete(const std::string& dn) {
   });
 }
 
+std::string BindPassword(const Config& config) {
+  return config.bind == BindMethod::kSimple
+             ? ReadPasswordFile(config.bind_pw_file)
+             : std::string();
+}
+
+Directories::Directories(const Config& config, const Deadline& deadline) {
+  const std::string password = BindPassword(config);
+  lookup_ = std::make_unique<LdapDirectory>(config, config.server_host,
+                                            password, deadline);
+  if (!config.store_host.empty()) {
+    store_ = std::make_unique<LdapDirectory>(config, config.store_host,
+                                             password, deadline);
+  }
+}
+
 const std::string& LdapDirectory::current_uri() const {
   return impl_->current_uri();
 }

@@ -87,18 +87,11 @@ std::string HostName() {
 
 int RunLmtp(const Config& config, int in_fd, int out_fd) {
   Deadline deadline(config.deadline);
-  const std::string password = config.bind == BindMethod::kSimple
-                                   ? ReadPasswordFile(config.bind_pw_file)
-                                   : std::string();
   // One connection (two with store_host) for the whole session; it is
   // opened on first use and re-opened, with fail-over, when it breaks.
-  LdapDirectory lookup(config, config.server_host, password, deadline);
-  std::unique_ptr<LdapDirectory> store;
-  if (!config.store_host.empty()) {
-    store = std::make_unique<LdapDirectory>(config, config.store_host, password,
-                                            deadline);
-  }
-  Delivery delivery(config, lookup, store ? *store : lookup, deadline);
+  Directories directories(config, deadline);
+  Delivery delivery(config, directories.lookup(), directories.store(),
+                    deadline);
   CoreBackend backend(config, delivery, deadline, out_fd);
   LmtpSession session(
       {HostName(), config.max_message_size, config.lmtp_max_recipients, 2048},

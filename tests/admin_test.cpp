@@ -157,6 +157,12 @@ TEST_F(AdminTest, QueryShowsHowAnAddressResolves) {
             "quota     1000 bytes, using 0 bytes in 0 messages\n"
             "verdict   2.0.0 would deliver\n");
 
+  // The pipe(8) set-up gives the extension with -e and no delimiter.
+  r = Query(conf, "erin+lists@example.com",
+            {"-o", "recipient_delimiter=", "-e", "lists"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("folder    lists\n"), std::string::npos) << r.out;
+
   r = Query(conf, "nobody@example.com");
   EXPECT_EQ(r.exit_code, 67);
   EXPECT_NE(r.out.find("verdict   5.1.1 would bounce: no such user here"),

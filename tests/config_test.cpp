@@ -149,6 +149,7 @@ TEST_F(ConfigTest, BadValuesNameFileLineAndKey) {
       {"recipient_delimiter = @", "recipient_delimiter"},
       {"extension_folder = perhaps", "extension_folder"},
       {"catchall_query_filter = (mail=catchall)", "catchall_query_filter"},
+      {"catchall_query_filter = (mail=@%%)", "catchall_query_filter"},
       {"account_status_attribute = bad attr", "account_status_attribute"},
       {"account_disabled_values = ,", "account_disabled_values"},
       {"quota_attribute = (quota)", "quota_attribute"},

@@ -120,6 +120,7 @@ TEST(MailboxDnTest, ExpandsPlaceholders) {
 TEST(MailboxDnTest, Validation) {
   EXPECT_EQ(ValidateMailboxDn("cn=mailbox,{dn}"), "");
   EXPECT_EQ(ValidateMailboxDn("cn={address},ou=boxes,dc=x"), "");
+  EXPECT_EQ(ValidateMailboxDn("Cn=mailbox,{dn}"), "");
   EXPECT_NE(ValidateMailboxDn("ou=mailbox,{dn}"), "");
   EXPECT_NE(ValidateMailboxDn("cn=mailbox,{nope}"), "");
   EXPECT_NE(ValidateMailboxDn("cn=mailbox,{dn"), "");

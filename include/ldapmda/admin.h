@@ -24,8 +24,9 @@ bool CheckSetup(const Config& config, const std::string& address,
 // How `address` resolves: entry, mailbox, folder, account status, quota
 // and usage, and the verdict a delivery would get now. Returns that
 // verdict's exit code (0, 67, 69 or 75).
+// `extension` is Postfix's ${extension} as -e gives it ("" for none).
 int QueryAddress(const Config& config, const std::string& address,
-                 std::ostream& out);
+                 const std::string& extension, std::ostream& out);
 
 // The mdaKey of --check's probe messages. The shipped slapd ACLs let the
 // delivery identity delete entries with this key, and nothing else.

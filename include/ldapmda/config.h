@@ -1,6 +1,6 @@
 // config: ldapmda.conf and -o overrides, read with Boost.ProgramOptions.
 // Every key has its name, default and check here; conf/ldapmda.conf and
-// ldapmda(8) document them. Lookup keys reuse Postfix ldap_table(5) names.
+// ldapmda.conf(5) document them. Lookup keys reuse Postfix ldap_table(5) names.
 #ifndef LDAPMDA_CONFIG_H_
 #define LDAPMDA_CONFIG_H_
 

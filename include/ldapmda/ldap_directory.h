@@ -40,6 +40,24 @@ class LdapDirectory : public Directory {
   std::unique_ptr<Impl> impl_;
 };
 
+// The bind password of `config`: the first line of bind_pw_file for
+// bind = simple, else empty. Throws ConfigError.
+std::string BindPassword(const Config& config);
+
+// The directories one run talks to: lookups on server_host, writes on
+// store_host when that is set, else on the lookup connection.
+class Directories {
+ public:
+  // Reads the bind password. Throws ConfigError.
+  Directories(const Config& config, const Deadline& deadline);
+  LdapDirectory& lookup() { return *lookup_; }
+  Directory& store() { return store_ ? *store_ : *lookup_; }
+
+ private:
+  std::unique_ptr<LdapDirectory> lookup_;
+  std::unique_ptr<LdapDirectory> store_;
+};
+
 // Makes liblber log through ldapmda's log, and ignores SIGPIPE (libldap
 // does not protect against it). Call once at start.
 void InitLdapLibrary();

@@ -1,0 +1,124 @@
+// mailbox_store: one recipient's mailbox seen through the Directory seam,
+// for ldapmbox: list message metadata with server-side filters, read the
+// raw bytes of one message, add a message exactly as a delivery stores it
+// (but without the quota and account-status checks: a migration must not
+// bounce), delete messages. Every multi-entry search is paged (RFC 2696),
+// and a server that still cuts one short is an error, never a silently
+// shorter answer.
+#ifndef LDAPMDA_MAILBOX_STORE_H_
+#define LDAPMDA_MAILBOX_STORE_H_
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "ldapmda/config.h"
+#include "ldapmda/deadline.h"
+#include "ldapmda/delivery.h"
+#include "ldapmda/directory.h"
+#include "ldapmda/status.h"
+
+namespace ldapmda {
+
+// Entries per page of every search over a mailbox.
+inline constexpr int kMailboxPageSize = 500;
+
+// A stored message without its raw bytes.
+struct StoredMessage {
+  std::string dn;
+  std::string key;
+  std::string folder;
+  std::string from;
+  std::string subject;
+  std::string message_id;
+  std::string envelope_sender;  // "<>" for the null sender
+  std::string date;             // mdaDate (generalizedTime) or ""
+  std::string delivered;        // mdaDeliveredAt (generalizedTime) or ""
+  long long size = 0;
+
+  // The date shown and sorted on: mdaDate, else mdaDeliveredAt.
+  const std::string& ShownDate() const {
+    return date.empty() ? delivered : date;
+  }
+};
+
+// Server-side conditions; empty members do not restrict. Times are
+// generalizedTime values ("20261122000000Z").
+struct MessageFilter {
+  std::optional<std::string> folder;  // exact mdaFolder
+  std::string since;                  // ShownDate() >= since
+  std::string before;                 // ShownDate() < before
+  std::string delivered_before;       // mdaDeliveredAt < delivered_before
+  std::string from;                   // substring of mdaFrom, any case
+  std::string subject;                // substring of mdaSubject, any case
+};
+
+// The LDAP filter for `filter`, every value RFC 4515-escaped.
+std::string MessageFilterString(const MessageFilter& filter);
+
+// The generalizedTime "YYYYMMDDHHMMSSZ" as a time_t; nullopt if malformed.
+std::optional<std::time_t> ParseGeneralizedTime(std::string_view text);
+
+class MailboxStore {
+ public:
+  MailboxStore(const Config& config, Directory& directory,
+               const Deadline& deadline)
+      : config_(config), directory_(directory), deadline_(deadline) {}
+
+  // Looks `address` up as a delivery would (Resolver, mailbox_dn).
+  // 2.0.0, or why not (5.1.1 unknown, 4.x directory trouble).
+  Outcome Open(const std::string& address);
+
+  // Messages matching `filter`, in server order. A mailbox that does not
+  // exist yet is empty.
+  Outcome List(const MessageFilter& filter, std::vector<StoredMessage>* out);
+
+  // The keys of all stored messages (to skip what is already there).
+  Outcome Keys(std::unordered_set<std::string>* keys);
+
+  // The metadata of the message `key`; `found` false when there is none.
+  Outcome Get(const std::string& key, StoredMessage* out, bool* found);
+
+  // The raw bytes of the message `key`; `found` false when there is none.
+  Outcome ReadRaw(const std::string& key, std::string* raw, bool* found);
+
+  // Adds `entry` (key `key`), creating the mailbox if needed; `created`
+  // is false when the message was already stored.
+  Outcome Add(const std::string& key, const MessageEntry& entry, bool* created);
+
+  // Deletes the message `key`; `found` false when there was none.
+  Outcome Delete(const std::string& key, bool* found);
+
+  // Recomputes the usage counters (when quota_attribute is set).
+  Outcome RecountUsage(Usage* after);
+
+  const std::string& address() const { return address_; }
+  const std::string& mailbox_dn() const { return mailbox_dn_; }
+  // The folder a delivery to address() would use (an extension's).
+  const std::string& default_folder() const { return default_folder_; }
+  std::string MessageDn(const std::string& key) const;
+
+ private:
+  // A paged one-level search below the mailbox.
+  Outcome Search(const std::string& filter,
+                 const std::vector<std::string>& attributes,
+                 std::vector<Entry>* entries);
+  // A base search of the message `key`.
+  Outcome Read(const std::string& key, const std::vector<std::string>& attrs,
+               std::vector<Entry>* entries);
+  Outcome Failure(LdapOp op, const DirResult& result,
+                  const std::string& doing) const;
+
+  const Config& config_;
+  Directory& directory_;
+  const Deadline& deadline_;
+  std::string address_;
+  std::string mailbox_dn_;
+  std::string default_folder_ = "INBOX";
+};
+
+}  // namespace ldapmda
+
+#endif  // LDAPMDA_MAILBOX_STORE_H_
