@@ -2,13 +2,17 @@
 // rejects unknown keys; this file adds line numbers and value checks.
 #include "ldapmda/config.h"
 
+#include <fcntl.h>
 #include <ldap.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -406,13 +410,35 @@ Config LoadConfig(const std::string& path,
 }
 
 std::string ReadPasswordFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     throw ConfigError("bind_pw_file " + path +
                       ": cannot open: " + std::strerror(errno));
   }
-  std::string line;
-  std::getline(file, line);
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { close(fd); }
+  } closer{fd};
+  // As ssh refuses a private key others can read: a password that every
+  // local user could read or replace is not a secret any more.
+  struct stat st {};
+  if (fstat(fd, &st) != 0 ||
+      (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o",
+                  static_cast<unsigned>(st.st_mode & 07777));
+    throw ConfigError("bind_pw_file " + path + " has mode " + mode +
+                      ": others may read or change it; chmod 0600 (or 0640 "
+                      "with the pipe(8) user's group)");
+  }
+  std::string data(4096, '\0');
+  const ssize_t n = read(fd, data.data(), data.size());
+  if (n < 0) {
+    throw ConfigError("bind_pw_file " + path +
+                      ": cannot read: " + std::strerror(errno));
+  }
+  data.resize(static_cast<std::size_t>(n));
+  std::string line = data.substr(0, data.find('\n'));
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) throw ConfigError("bind_pw_file " + path + ": empty");
   return line;

@@ -196,6 +196,21 @@ TEST_F(ConfigTest, LineWithoutEqualsIsAnError) {
   EXPECT_NE(Error("search_base = dc=x\njunk line\n"), "");
 }
 
+TEST_F(ConfigTest, PasswordFileOthersCanReadOrChangeIsRefused) {
+  const std::string path = dir_.path() + "/pw";
+  for (const mode_t mode : {0644u, 0604u, 0602u, 0620u, 0666u}) {
+    WriteFile(path, "s3cret\n", mode);
+    try {
+      ReadPasswordFile(path);
+      ADD_FAILURE() << "mode " << std::oct << mode << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("others may read or change it"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST_F(ConfigTest, OverridesWinAndNameTheOption) {
   const Config c = LoadConfig(Write("search_base = dc=x\ntimeout = 5\n"),
                               {"timeout=2", "server_host=ldap://127.0.0.1:9"});
@@ -213,6 +228,8 @@ TEST_F(ConfigTest, PasswordFileFirstLineWithoutLineEnd) {
   const std::string path = dir_.path() + "/pw";
   WriteFile(path, "s3cret\r\nsecond line\n", 0600);
   EXPECT_EQ(ReadPasswordFile(path), "s3cret");
+  WriteFile(path, "group readable\n", 0640);
+  EXPECT_EQ(ReadPasswordFile(path), "group readable");
   WriteFile(path, "", 0600);
   EXPECT_THROW(ReadPasswordFile(path), ConfigError);
   EXPECT_THROW(ReadPasswordFile(dir_.path() + "/none"), ConfigError);

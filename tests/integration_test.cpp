@@ -275,6 +275,23 @@ TEST_F(IntegrationTest, WrongPasswordDefers435) {
   EXPECT_NE(r.out.find("Invalid credentials"), std::string::npos) << r.out;
 }
 
+TEST_F(IntegrationTest, PasswordFileReadableByOthersDefers435) {
+  SlapdServer server;
+  const std::string conf = Config(server);
+  chmod(dir_.File("bind.pw").c_str(), 0644);
+  const ProcessResult r = Deliver(conf, "alice@example.com", kMessage);
+  EXPECT_EQ(r.exit_code, 75);
+  EXPECT_EQ(r.out.rfind("4.3.5 <alice@example.com>: configuration: "
+                        "bind_pw_file ",
+                        0),
+            0u)
+      << r.out;
+  EXPECT_NE(r.out.find("has mode 0644: others may read or change it"),
+            std::string::npos)
+      << r.out;
+  EXPECT_TRUE(Stored(server).empty());
+}
+
 TEST_F(IntegrationTest, SchemaNotLoadedDefers435) {
   SlapdOptions options;
   options.load_ldapmda_schema = false;
