@@ -26,7 +26,7 @@ target_compile_options(ldapmda_deps INTERFACE ${GMIME_CFLAGS_OTHER})
 
 # Sanitizers want the shared runtime; so does a build that lacks archives.
 set(_static_ok OFF)
-if(LDAPMDA_STATIC_DEPS AND NOT LDAPMDA_SANITIZE)
+if(LDAPMDA_STATIC_DEPS AND NOT LDAPMDA_SANITIZE AND NOT LDAPMDA_FUZZ)
   set(_static_ok ON)
   set(_archives)
   foreach(_lib gmime-3.0 gio-2.0 gobject-2.0 gmodule-2.0 glib-2.0 pcre2-8 ffi

@@ -17,6 +17,9 @@ std::string Describe(const DirResult& r) {
 
 Outcome ClassifyLdapResult(LdapOp op, const DirResult& r) {
   const std::string what = Describe(r);
+  if (r.tls_failure && r.code != LDAP_SUCCESS) {
+    return {kDsnConfig, "directory configuration: " + what};
+  }
   switch (r.code) {
     case LDAP_SUCCESS:
       return Outcome::Sent("ok");

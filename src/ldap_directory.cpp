@@ -218,18 +218,54 @@ class LdapDirectory::Impl {
     ldap_set_option(ld_, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
     if (DirResult r = SetTls(); !r.ok()) return r;
-    if (int rc = ldap_connect(ld_); rc != LDAP_SUCCESS) return Result(rc);
+    if (int rc = ldap_connect(ld_); rc != LDAP_SUCCESS) {
+      DirResult r = Result(rc);
+      // ldaps://: a refused or unreachable server leaves no text; a failed
+      // TLS handshake leaves the TLS library's.
+      if (uri.rfind("ldaps://", 0) == 0 && rc == LDAP_SERVER_DOWN &&
+          !r.message.empty()) {
+        return TlsFailure("TLS", std::move(r));
+      }
+      return r;
+    }
     if (config_.start_tls && uri.rfind("ldap://", 0) == 0) {
       if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
       if (int rc = ldap_start_tls_s(ld_, nullptr, nullptr);
           rc != LDAP_SUCCESS) {
         DirResult r = Result(rc);
+        // -11: the handshake failed; a result from the server (protocol
+        // error, unavailable...): it does not do StartTLS. Never a
+        // fallback to a plain connection. Server down or timed out: as
+        // for any other operation.
+        if (rc == LDAP_CONNECT_ERROR)
+          return TlsFailure("StartTLS", std::move(r));
+        if (rc > 0) {
+          r.message = "StartTLS refused by the server (is TLS set up on " +
+                      uri + "?)" + (r.message.empty() ? "" : ": " + r.message);
+          r.tls_failure = true;
+          return r;
+        }
         r.message = "StartTLS" + (r.message.empty() ? "" : ": " + r.message);
         return r;
       }
     }
     if (!ArmTimeout()) return {LDAP_TIMEOUT, "deadline reached"};
     return Bind();
+  }
+
+  // A failed TLS handshake with the current server. libldap reports a
+  // certificate it does not accept (unknown CA, another host name,
+  // expired) with only the TLS library's text, often "(unknown error
+  // code)": say what to check. Still a failover: another node may present
+  // a good certificate.
+  DirResult TlsFailure(const std::string& what, DirResult r) const {
+    r.message = what + " with " + current_uri_ +
+                " failed: server certificate not accepted or TLS handshake "
+                "failed (check tls_ca_cert_file, that server_host names a "
+                "host in the certificate, tls_require_cert)" +
+                (r.message.empty() ? "" : ": " + r.message);
+    r.tls_failure = true;
+    return r;
   }
 
   DirResult SetTls() {

@@ -156,21 +156,25 @@ std::string LmtpSession::Mail(std::string_view argument) {
     return Reply(501, "5.1.7", "bad sender address syntax");
   }
   for (const auto& p : params) {
-    const std::string name = AsciiLower(p.substr(0, p.find('=')));
+    const std::size_t eq = p.find('=');
+    const std::string name = AsciiLower(p.substr(0, eq));
+    // The value after "=", empty when there is none ("SIZE", "SIZE=").
+    const std::string_view v = eq == std::string::npos
+                                   ? std::string_view()
+                                   : std::string_view(p).substr(eq + 1);
     if (name == "size") {
       std::size_t size = 0;
-      const std::string_view v = std::string_view(p).substr(5);
       const auto [end, ec] =
           std::from_chars(v.data(), v.data() + v.size(), size);
-      if (p.size() < 6 || ec != std::errc() || end != v.data() + v.size()) {
+      if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
         return Reply(501, "5.5.4", "bad SIZE parameter");
       }
       if (size > settings_.max_message_size) {
         return Reply(552, "5.3.4", "message size exceeds fixed limit");
       }
     } else if (name == "body") {
-      const std::string v = AsciiLower(p.substr(5));
-      if (v != "7bit" && v != "8bitmime") {
+      const std::string body = AsciiLower(v);
+      if (body != "7bit" && body != "8bitmime") {
         return Reply(501, "5.5.4", "bad BODY parameter");
       }
     } else {

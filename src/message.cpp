@@ -152,6 +152,9 @@ MessageInfo ParseMessage(std::string_view raw) {
   info.size = raw.size();
 
   const std::string_view headers = HeaderBlock(raw);
+  // No header bytes at all (empty input, or only an mbox "From " line):
+  // nothing to parse, and GMime refuses a NULL buffer.
+  if (headers.empty()) return info;
   GObjectPtr<GMimeStream> stream(
       g_mime_stream_mem_new_with_buffer(headers.data(), headers.size()));
   GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));

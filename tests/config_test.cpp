@@ -88,6 +88,7 @@ deadline = 30s
 log = stderr
 lmtp_timeout = 60
 lmtp_max_recipients = 200
+
 )"),
                               {});
   EXPECT_EQ(c.server_host, (std::vector<std::string>{
@@ -113,6 +114,23 @@ lmtp_max_recipients = 200
   EXPECT_EQ(c.log, LogTarget::kStderr);
   EXPECT_EQ(c.lmtp_timeout, std::chrono::seconds(60));
   EXPECT_EQ(c.lmtp_max_recipients, 200u);
+}
+
+// conf/ldapmda.conf and ldapmda.conf(5) describe every key there is.
+TEST_F(ConfigTest, EveryKeyIsDocumented) {
+  const std::string example =
+      testing::ReadFile(LDAPMDA_SOURCE_DIR "/conf/ldapmda.conf");
+  const std::string manual =
+      testing::ReadFile(LDAPMDA_SOURCE_DIR "/packaging/man/ldapmda.conf.5");
+  ASSERT_GT(ConfigKeys().size(), 20u);
+  for (const std::string& key : ConfigKeys()) {
+    // "#key =" or "key =" in the example, ".BR key " in the manual.
+    EXPECT_TRUE(example.find("\n#" + key + " =") != std::string::npos ||
+                example.find("\n" + key + " =") != std::string::npos)
+        << key << " is not in conf/ldapmda.conf";
+    EXPECT_NE(manual.find("\n.BR " + key + " \""), std::string::npos)
+        << key << " has no entry in ldapmda.conf(5)";
+  }
 }
 
 TEST_F(ConfigTest, UnknownKeyNamesFileAndLine) {
@@ -193,7 +211,9 @@ TEST_F(ConfigTest, DuplicateKeyIsAnError) {
 }
 
 TEST_F(ConfigTest, LineWithoutEqualsIsAnError) {
-  EXPECT_NE(Error("search_base = dc=x\njunk line\n"), "");
+  const std::string path = dir_.path() + "/ldapmda.conf";
+  EXPECT_EQ(Error("search_base = dc=x\n# comment\n\n[section]\njunk line\n"),
+            path + ":5: expected \"key = value\", a comment or an empty line");
 }
 
 TEST_F(ConfigTest, PasswordFileOthersCanReadOrChangeIsRefused) {

@@ -72,5 +72,32 @@ TEST(ClassifyLdapResultTest, TextCarriesTheServerDiagnostic) {
   EXPECT_NE(o.text.find("(53)"), std::string::npos);
 }
 
+TEST(ClassifyLdapResultTest, TlsFailureIsASetupProblemWhateverTheCode) {
+  // libldap reports a failed TLS handshake as -1 (ldaps) or -11
+  // (StartTLS), the codes of an unreachable server (4.4.3), and a server
+  // without StartTLS as protocolError (4.3.0). Flagged as a TLS failure
+  // each is the site's setup to fix: 4.3.5, a deferral, with the text.
+  const struct {
+    int code;
+    Dsn unflagged;
+  } rows[] = {{LDAP_SERVER_DOWN, kDsnDirectoryUnavailable},
+              {LDAP_CONNECT_ERROR, kDsnDirectoryUnavailable},
+              {LDAP_PROTOCOL_ERROR, kDsnInternal}};
+  for (const auto& row : rows) {
+    DirResult r{row.code, "StartTLS with ldap://x failed: certificate"};
+    EXPECT_EQ(ClassifyLdapResult(LdapOp::kConnect, r).dsn, row.unflagged)
+        << row.code;
+    r.tls_failure = true;
+    const Outcome o = ClassifyLdapResult(LdapOp::kConnect, r);
+    EXPECT_EQ(o.dsn, kDsnConfig) << row.code;
+    EXPECT_EQ(o.disposition(), Disposition::kDefer) << row.code;
+    EXPECT_NE(o.text.find("certificate"), std::string::npos) << o.text;
+  }
+  // The flag never turns a success into a failure.
+  DirResult ok{LDAP_SUCCESS, ""};
+  ok.tls_failure = true;
+  EXPECT_EQ(ClassifyLdapResult(LdapOp::kConnect, ok).dsn, kDsnStored);
+}
+
 }  // namespace
 }  // namespace ldapmda

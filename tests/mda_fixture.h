@@ -1,17 +1,22 @@
 // A fixture for tests that run the real ldapmda binary against a real
 // slapd: writes a configuration bound as the service DN, delivers, and
-// reads back what was stored.
+// reads back what was stored. Deliver() runs ldapmda as the unprivileged
+// pipe user (support/pipe_user.h), as Postfix's pipe(8) does, whenever
+// the configuration is the one Config() wrote for that user.
 #ifndef LDAPMDA_TESTS_MDA_FIXTURE_H_
 #define LDAPMDA_TESTS_MDA_FIXTURE_H_
 
 #include <gtest/gtest.h>
 #include <ldap.h>
+#include <sys/stat.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "support/ldap_client.h"
+#include "support/pipe_user.h"
 #include "support/process.h"
 #include "support/slapd_server.h"
 
@@ -20,14 +25,20 @@ namespace ldapmda::testing {
 class MdaTest : public ::testing::Test {
  protected:
   // A config file for `server`, bound as the service DN; `extra` lines
-  // are appended (later keys are -o overrides in the tests instead).
+  // are appended (later keys are -o overrides in the tests instead). It
+  // and its bind_pw_file (mode 0600, owned by the pipe user) are readable
+  // by the pipe user, as master.cf's user= must read them.
   std::string Config(const SlapdServer& server, const std::string& extra = "",
                      const std::string& password = "") {
+    const std::optional<RunAs> user = PipeUser();
+    if (user) chmod(dir_.path().c_str(), 0711);  // reach files by name
     const std::string pw = dir_.File("bind.pw");
     WriteFile(pw,
               (password.empty() ? server.service_password() : password) + "\n",
               0600);
+    GiveTo(pw, user);
     const std::string path = dir_.File("ldapmda.conf");
+    pipe_user_conf_ = path;
     WriteFile(path, "server_host = " + server.uri() +
                         "\nsearch_base = " + server.people_dn() +
                         "\nbind = simple\nbind_dn = " + server.service_dn() +
@@ -45,7 +56,16 @@ class MdaTest : public ::testing::Test {
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     argv.push_back("-d");
     argv.push_back(rcpt);
-    return RunProcess(argv, message, std::chrono::seconds(120));
+    return RunProcess(argv, message, std::chrono::seconds(120), {},
+                      RunAsFor(conf));
+  }
+
+  // Whom to run ldapmda as with configuration file `conf`: the pipe user
+  // for the file Config() wrote (nullopt when the tests are not root), the
+  // test's own identity for any other file, which the pipe user may not
+  // be able to read. For RunProcess's `run_as`.
+  std::optional<RunAs> RunAsFor(const std::string& conf) const {
+    return conf == pipe_user_conf_ ? PipeUser() : std::nullopt;
   }
 
   // Messages stored anywhere below `base` (default: the whole suffix).
@@ -61,6 +81,7 @@ class MdaTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string pipe_user_conf_;  // written by Config()
 };
 
 // The DN in "stored as <dn>\n"; "" for any other output.

@@ -71,6 +71,9 @@ class ConfigError : public std::runtime_error {
 Config LoadConfig(const std::string& path,
                   const std::vector<std::string>& overrides);
 
+// Every key LoadConfig knows, sorted (for the documentation test).
+std::vector<std::string> ConfigKeys();
+
 // Reads the bind password: the first line of the file, without its line
 // end. Throws ConfigError when the file cannot be read.
 std::string ReadPasswordFile(const std::string& path);

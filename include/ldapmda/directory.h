@@ -38,6 +38,10 @@ struct Entry {
 struct DirResult {
   int code = 0;
   std::string message;
+  // TLS could not be set up with the server (its certificate was not
+  // accepted, the handshake failed, or it offers no StartTLS): a setup
+  // problem a human must fix, whatever `code` the library reported.
+  bool tls_failure = false;
   bool ok() const { return code == 0; }
 };
 

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -20,10 +21,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#ifndef LDAPMDA_BINARY
+#error "LDAPMDA_BINARY must be defined as the ldapmda binary under test"
+#endif
 
 namespace ldapmda::testing {
 namespace {
@@ -81,6 +87,25 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
+// argv, after the words of LDAPMDA_WRAPPER when argv runs the ldapmda
+// binary under test.
+std::vector<std::string> Wrapped(const std::vector<std::string>& argv) {
+  const char* wrapper = std::getenv("LDAPMDA_WRAPPER");
+  if (wrapper == nullptr || *wrapper == '\0' || argv[0] != LDAPMDA_BINARY) {
+    return argv;
+  }
+  std::vector<std::string> out;
+  std::istringstream words(wrapper);
+  for (std::string word; words >> word;) out.push_back(word);
+  if (out.empty() || out[0].front() != '/') {
+    throw std::runtime_error(
+        "LDAPMDA_WRAPPER must start with an absolute path: " +
+        std::string(wrapper));
+  }
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
 // Everything the child needs, prepared before fork: between fork and exec
 // only async-signal-safe calls are allowed.
 struct ChildPlan {
@@ -90,6 +115,7 @@ struct ChildPlan {
   int status_fd;           // close-on-exec; receives errno on failure
   bool kill_with_parent;
   pid_t parent;
+  const RunAs* run_as;  // null: keep this process's identity
 };
 
 [[noreturn]] void ChildFail(int status_fd) {
@@ -120,6 +146,12 @@ void ResetSignals() {
     if (getppid() != plan.parent) _exit(127);
   }
   ResetSignals();
+  // Groups first: after setuid there is no right left to change them.
+  if (plan.run_as != nullptr &&
+      (setgroups(1, &plan.run_as->gid) != 0 || setgid(plan.run_as->gid) != 0 ||
+       setuid(plan.run_as->uid) != 0)) {
+    ChildFail(plan.status_fd);
+  }
   for (int i = 0; i < 3; ++i) {
     if (!MoveFd(plan.fds[static_cast<std::size_t>(i)], i)) {
       ChildFail(plan.status_fd);
@@ -286,28 +318,33 @@ void UniqueFd::Reset(int fd) {
 pid_t StartProcess(const std::vector<std::string>& argv, int stdin_fd,
                    int stdout_fd, int stderr_fd,
                    const std::vector<std::string>& extra_env,
-                   bool kill_with_parent) {
+                   bool kill_with_parent, const std::optional<RunAs>& run_as) {
   if (argv.empty()) throw std::invalid_argument("StartProcess: empty argv");
-  std::vector<std::string> args = argv;
+  std::vector<std::string> args = Wrapped(argv);
   std::vector<std::string> env = MergeEnv(extra_env);
   std::vector<char*> cargs = CStrings(args);
   std::vector<char*> cenv = CStrings(env);
   Pipe status = MakePipe();
-  const ChildPlan plan{
-      cargs.data(),       cenv.data(),      {stdin_fd, stdout_fd, stderr_fd},
-      status.write.get(), kill_with_parent, getpid()};
+  const ChildPlan plan{cargs.data(),
+                       cenv.data(),
+                       {stdin_fd, stdout_fd, stderr_fd},
+                       status.write.get(),
+                       kill_with_parent,
+                       getpid(),
+                       run_as ? &*run_as : nullptr};
   const pid_t pid = fork();
   if (pid < 0) ThrowErrno("fork");
   if (pid == 0) ExecChild(plan);
   status.write.Reset();
-  AwaitExec(pid, std::move(status.read), argv[0]);
+  AwaitExec(pid, std::move(status.read), args[0]);
   return pid;
 }
 
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          std::string_view stdin_data,
                          std::chrono::milliseconds timeout,
-                         const std::vector<std::string>& extra_env) {
+                         const std::vector<std::string>& extra_env,
+                         const std::optional<RunAs>& run_as) {
   const auto start = Clock::now();
   const auto deadline = start + timeout;
   Pipe in = MakePipe();
@@ -315,7 +352,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   Pipe err = MakePipe();
   const SigpipeIgnorer ignore_sigpipe;
   const pid_t pid = StartProcess(argv, in.read.get(), out.write.get(),
-                                 err.write.get(), extra_env);
+                                 err.write.get(), extra_env, false, run_as);
   in.read.Reset();
   out.write.Reset();
   err.write.Reset();

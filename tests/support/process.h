@@ -3,12 +3,19 @@
 // enforces a timeout; StartProcess is the building block for long-lived
 // children such as slapd. Also binary file I/O, a self-removing temporary
 // directory and a free TCP port finder.
+//
+// Two ways to run the ldapmda binary under test differently, both off by
+// default: a RunAs identity (the tests run it as an unprivileged user, as
+// pipe(8) does), and the environment variable LDAPMDA_WRAPPER, whose
+// words are put before every command line that runs the ldapmda binary
+// (scripts/valgrind runs the integration tests with valgrind that way).
 #ifndef LDAPMDA_TESTS_SUPPORT_PROCESS_H_
 #define LDAPMDA_TESTS_SUPPORT_PROCESS_H_
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,26 +52,40 @@ struct ProcessResult {
   double seconds = 0;  // wall time from start to reaping
 };
 
+// A Unix identity for a child: before exec it drops its supplementary
+// groups, then sets its group and user ID to these (only root can).
+struct RunAs {
+  uid_t uid;
+  gid_t gid;
+};
+
 // Runs argv[0] (a path; no PATH search, no shell) with `stdin_data` on its
 // stdin, `extra_env` ("NAME=value", overriding) added to this process's
 // environment. Feeds stdin while draining stdout and stderr, so any sizes
 // work; a child that exits without reading stdin is fine. Past `timeout`
-// the child's process group gets SIGKILL. Throws std::runtime_error when
-// the program cannot be started.
+// the child's process group gets SIGKILL. With `run_as` the child runs as
+// that identity. Throws std::runtime_error when the program cannot be
+// started.
 ProcessResult RunProcess(
     const std::vector<std::string>& argv, std::string_view stdin_data,
     std::chrono::milliseconds timeout = std::chrono::seconds(120),
-    const std::vector<std::string>& extra_env = {});
+    const std::vector<std::string>& extra_env = {},
+    const std::optional<RunAs>& run_as = std::nullopt);
 
 // Starts argv[0] (a path) with the given descriptors as its stdin, stdout
 // and stderr, in its own process group, with default signal dispositions.
 // With `kill_with_parent`, the child gets SIGKILL when the calling thread
 // exits (prctl PR_SET_PDEATHSIG), so a crashed test leaves no orphan.
-// Returns the pid once exec succeeded; throws std::runtime_error otherwise.
+// With `run_as` the child runs as that identity. When argv[0] is the
+// ldapmda binary under test and LDAPMDA_WRAPPER is set (words separated
+// by spaces, the first an absolute path, e.g. "/usr/bin/valgrind -q"),
+// the wrapper runs instead, with argv after its words. Returns the pid
+// once exec succeeded; throws std::runtime_error otherwise.
 pid_t StartProcess(const std::vector<std::string>& argv, int stdin_fd,
                    int stdout_fd, int stderr_fd,
                    const std::vector<std::string>& extra_env = {},
-                   bool kill_with_parent = false);
+                   bool kill_with_parent = false,
+                   const std::optional<RunAs>& run_as = std::nullopt);
 
 // Reads a whole file, binary. Throws std::runtime_error.
 std::string ReadFile(const std::string& path);

@@ -42,6 +42,7 @@ constexpr char kMultiProviderConf[] =
     LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.conf";
 constexpr char kMultiProviderLdif[] =
     LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.ldif";
+constexpr char kShippedConf[] = LDAPMDA_SOURCE_DIR "/conf/slapd.conf";
 // What the shipped multi-provider files name, replaced per test node.
 constexpr char kShippedSchemaPrefix[] = "/usr/share/ldapmda/schema/ldapmda.";
 constexpr char kTestSchemaPrefix[] = LDAPMDA_SOURCE_DIR "/conf/ldapmda.";
@@ -95,7 +96,7 @@ std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 [[noreturn]] void TemplateChanged(const std::string& file,
                                   const std::string& what) {
   throw std::runtime_error(file + " no longer contains \"" + what +
-                           "\": adapt SlapdServer::ProviderText()");
+                           "\": adapt tests/support/slapd_server.cpp");
 }
 
 // Replaces every `from` in `text` by `to`; throws when there is none, so a
@@ -145,10 +146,12 @@ SlapdServer::SlapdServer(SlapdOptions options) : options_(std::move(options)) {
   port_ = options_.port;  // the config names it only when it is fixed
   WriteConfig();
   if (options_.port != 0) {
+    PickLdapsPort();
     Start();
   }
   for (int attempt = 1; !running(); ++attempt) {
     port_ = FreeTcpPort();
+    PickLdapsPort();
     if (!TryStart() && attempt == kStartAttempts) {
       Fail("no free port after " + std::to_string(attempt) + " attempts");
     }
@@ -186,9 +189,31 @@ void SlapdServer::CheckOptions() const {
   if (o.mode == SlapdMode::kConsumer) {
     require(!o.provider_uri.empty(), "a consumer needs provider_uri");
   }
+  if (o.mode == SlapdMode::kShipped) {
+    require(o.suffix == kShippedSuffix,
+            "the shipped slapd.conf serves dc=example,dc=com only");
+  } else {
+    require(o.shipped_edits.empty(), "shipped_edits needs kShipped");
+  }
+  const bool tls = !o.tls_ca_cert_file.empty() || !o.tls_cert_file.empty() ||
+                   !o.tls_key_file.empty();
+  require(!tls || o.mode != SlapdMode::kProvider, "no TLS with kProvider");
+  require(!o.ldaps || (!o.tls_cert_file.empty() && !o.tls_key_file.empty()),
+          "ldaps needs tls_cert_file and tls_key_file");
+}
+
+void SlapdServer::PickLdapsPort() {
+  if (!options_.ldaps) return;
+  do {
+    ldaps_port_ = FreeTcpPort();
+  } while (ldaps_port_ == port_);
 }
 
 void SlapdServer::WriteConfig() {
+  if (options_.mode == SlapdMode::kShipped) {
+    WriteFile(dir_.File("slapd.conf"), ShippedText());
+    return;
+  }
   if (options_.mode != SlapdMode::kProvider) {
     WriteFile(dir_.File("slapd.conf"), ConfigText());
     return;
@@ -235,6 +260,46 @@ std::string SlapdServer::ProviderText(const std::string& file) const {
   return text;
 }
 
+// The shipped single-server file: only what must differ on a test machine
+// changes (paths, the schema's location, an administrator for loading
+// data, the TLS files), so its limits and ACLs are what the tests prove.
+std::string SlapdServer::ShippedText() const {
+  const std::string file = kShippedConf;
+  std::string text = ReadFile(file);
+  ReplaceAll(text, kShippedSchemaPrefix, kTestSchemaPrefix, file);
+  ReplaceAll(text, "/var/run/slapd/slapd.", dir_.File("slapd."), file);
+  ReplaceAll(text, "/var/lib/ldap", dir_.File("data"), file);
+  ReplaceLine(text, "#rootdn", "rootdn " + Quote(admin_dn()), file);
+  ReplaceLine(text, "#rootpw", "rootpw " + admin_password(), file);
+  const std::pair<const char*, const std::string*> tls[] = {
+      {"TLSCACertificateFile", &options_.tls_ca_cert_file},
+      {"TLSCertificateFile", &options_.tls_cert_file},
+      {"TLSCertificateKeyFile", &options_.tls_key_file}};
+  for (const auto& [directive, value] : tls) {
+    if (value->empty()) continue;
+    ReplaceLine(text, std::string("#") + directive + "\t",
+                std::string(directive) + " " + Quote(*value), file);
+  }
+  for (const auto& [from, to] : options_.shipped_edits) {
+    ReplaceAll(text, from, to, file);
+  }
+  return text;
+}
+
+std::string SlapdServer::TlsText() const {
+  std::string text;
+  if (!options_.tls_ca_cert_file.empty()) {
+    text += "TLSCACertificateFile " + Quote(options_.tls_ca_cert_file) + "\n";
+  }
+  if (!options_.tls_cert_file.empty()) {
+    text += "TLSCertificateFile " + Quote(options_.tls_cert_file) + "\n";
+  }
+  if (!options_.tls_key_file.empty()) {
+    text += "TLSCertificateKeyFile " + Quote(options_.tls_key_file) + "\n";
+  }
+  return text;
+}
+
 std::string SlapdServer::ConfigText() const {
   std::ostringstream c;
   for (const char* schema : {"core", "cosine", "inetorgperson"}) {
@@ -247,7 +312,8 @@ std::string SlapdServer::ConfigText() const {
     << "modulepath /usr/lib/ldap\n"
     << "moduleload back_mdb\n"
     << "sockbuf_max_incoming_auth " << options_.sockbuf_max_incoming_auth
-    << "\n\n"
+    << "\n"
+    << TlsText() << "\n"
     << "database mdb\n"
     << "directory " << Quote(dir_.File("data")) << "\n"
     << "maxsize " << options_.maxsize << "\n";
@@ -322,13 +388,15 @@ std::vector<std::string> SlapdServer::SlapdArgv() const {
   const bool config_dir = options_.cn_config;
   // The TCP URL exactly as in the serverID line (slapd compares strings:
   // no trailing slash).
+  std::string listeners = uri() + " " + ldapi_uri() + "/";
+  if (options_.ldaps) listeners += " " + ldaps_uri() + "/";
   return {kSlapd,
           "-d",
           options_.debug_level,
           config_dir ? "-F" : "-f",
           dir_.File(config_dir ? "slapd.d" : "slapd.conf"),
           "-h",
-          uri() + " " + ldapi_uri() + "/"};
+          listeners};
 }
 
 bool SlapdServer::WaitUntilReady() {
@@ -339,7 +407,10 @@ bool SlapdServer::WaitUntilReady() {
       pid_ = -1;
       return false;
     }
-    if (CanConnectTcp(port_) && CanConnectUnix(ldapi_path())) return true;
+    if (CanConnectTcp(port_) && CanConnectUnix(ldapi_path()) &&
+        (!options_.ldaps || CanConnectTcp(ldaps_port_))) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   Fail("slapd did not accept connections within 10 s");
@@ -402,6 +473,11 @@ void SlapdServer::Reap() {
 
 std::string SlapdServer::uri() const {
   return "ldap://127.0.0.1:" + std::to_string(port_);
+}
+
+std::string SlapdServer::ldaps_uri() const {
+  if (!options_.ldaps) throw std::logic_error("SlapdServer: no ldaps option");
+  return "ldaps://127.0.0.1:" + std::to_string(ldaps_port_);
 }
 
 std::string SlapdServer::ldapi_path() const { return dir_.File("ldapi"); }

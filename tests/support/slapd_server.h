@@ -12,7 +12,10 @@
 // from the SHIPPED conf/slapd-multiprovider.conf (or, with cn_config, from
 // conf/slapd-multiprovider.ldif loaded with slapadd -n0 into a cn=config
 // directory) with only paths, URLs and passwords substituted, so the tests
-// prove the shipped files work; or a read-only syncrepl consumer.
+// prove the shipped files work; or a read-only syncrepl consumer. It can
+// also run the SHIPPED single-server conf/slapd.conf (kShipped), so tests
+// prove its limits and ACLs, and serve TLS (StartTLS, and ldaps:// on a
+// second port) with certificates the test provides.
 #ifndef LDAPMDA_TESTS_SUPPORT_SLAPD_SERVER_H_
 #define LDAPMDA_TESTS_SUPPORT_SLAPD_SERVER_H_
 
@@ -22,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "support/ldap_client.h"
@@ -47,6 +51,15 @@ enum class SlapdMode {
   // `update_referral` by a referral to the provider (10), without it by
   // "shadow context" (53, unwillingToPerform).
   kConsumer,
+  // The shipped conf/slapd.conf, with only the paths (pid and args files,
+  // database directory, the ldapmda schema include) substituted, a rootdn
+  // and rootpw line uncommented for loading the data, and its TLS lines
+  // uncommented with the tls_* files when those are set. That file decides
+  // the schema, sizes, limits, indexes and ACLs: the options
+  // load_ldapmda_schema, maxentrysize, sockbuf_max_incoming_auth, maxsize,
+  // sizelimit and dbnosync do not apply, and suffix must be
+  // dc=example,dc=com. The sample data loads as with kStandalone.
+  kShipped,
 };
 
 struct SlapdOptions {
@@ -87,6 +100,20 @@ struct SlapdOptions {
   // kConsumer: the provider's URI, and whether writes get a referral to it.
   std::string provider_uri;
   bool update_referral = true;
+
+  // TLS (not kProvider): PEM files for slapd's TLSCACertificateFile,
+  // TLSCertificateFile and TLSCertificateKeyFile. With a certificate and
+  // key, slapd offers StartTLS on uri(); with `ldaps` as well, it also
+  // listens on ldaps_uri(), a second free port.
+  std::string tls_ca_cert_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool ldaps = false;
+
+  // kShipped: text replacements applied to conf/slapd.conf after the
+  // substitutions, e.g. to try a changed ACL. Each `first` must occur in
+  // the file (every occurrence is replaced), or the start fails.
+  std::vector<std::pair<std::string, std::string>> shipped_edits;
 };
 
 class SlapdServer {
@@ -128,7 +155,10 @@ class SlapdServer {
   bool paused() const { return paused_; }
   pid_t pid() const { return pid_; }
 
-  std::string uri() const;        // "ldap://127.0.0.1:PORT"
+  std::string uri() const;  // "ldap://127.0.0.1:PORT"
+  // "ldaps://127.0.0.1:PORT2" (option `ldaps`); throws std::logic_error
+  // without that option.
+  std::string ldaps_uri() const;
   std::string ldapi_uri() const;  // "ldapi://%2Ftmp%2F...%2Fldapi"
   std::string ldapi_path() const;
   int port() const { return port_; }
@@ -168,6 +198,12 @@ class SlapdServer {
   std::string ConsumerText() const;
   // kProvider: the shipped file (.conf or .ldif) for this node.
   std::string ProviderText(const std::string& shipped_file) const;
+  // kShipped: conf/slapd.conf, substituted.
+  std::string ShippedText() const;
+  // The TLS directives for the tls_* options ("" when none is set).
+  std::string TlsText() const;
+  // Picks a free port for ldaps_uri() (option `ldaps`), not port_.
+  void PickLdapsPort();
   std::vector<std::string> SlapdArgv() const;
   // One attempt to run slapd; false if the port was taken meanwhile.
   bool TryStart();
@@ -186,6 +222,7 @@ class SlapdServer {
   SlapdOptions options_;
   TempDir dir_;
   int port_ = 0;
+  int ldaps_port_ = 0;
   pid_t pid_ = -1;
   bool paused_ = false;
 };
