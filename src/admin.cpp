@@ -59,8 +59,12 @@ const std::vector<std::string>* Values(const Entry& entry,
 void CheckServers(const Config& config, const std::string& password,
                   const Deadline& deadline, CheckReport& report) {
   std::vector<std::string> uris = config.server_host;
-  for (const auto& u : config.store_host) {
-    if (std::find(uris.begin(), uris.end(), u) == uris.end()) uris.push_back(u);
+  for (const auto* more : {&config.store_host, &config.confirm_host}) {
+    for (const auto& u : *more) {
+      if (std::find(uris.begin(), uris.end(), u) == uris.end()) {
+        uris.push_back(u);
+      }
+    }
   }
   for (const auto& uri : uris) {
     LdapDirectory one(config, {uri}, password, deadline);
@@ -119,10 +123,12 @@ void CheckBaseAndSchema(const Config& config, Directory& directory,
 }
 
 // Adds a probe message of `size` bytes below `mailbox_dn`, then deletes
-// it. Returns what went wrong, or "" when both worked.
+// it. Returns what went wrong, or "" when both worked. With a
+// `confirmer`, reports in between whether the replicas see the probe.
 std::string Probe(Delivery& delivery, Directory& store,
                   const std::string& mailbox_dn, const std::string& address,
-                  std::size_t size) {
+                  std::size_t size, ReplicaConfirmer* confirmer = nullptr,
+                  CheckReport* report = nullptr) {
   const std::string dn = std::string("mdaKey=") + kProbeKey + "," + mailbox_dn;
   std::string raw = "Subject: ldapmda --check probe\n\n";
   if (size > raw.size()) raw.resize(size, 'x');
@@ -136,6 +142,14 @@ std::string Probe(Delivery& delivery, Directory& store,
     o = delivery.Store(mailbox_dn, dn, entry, &created);
   }
   if (o.disposition() != Disposition::kSent) return "add: " + o.text;
+  if (confirmer != nullptr && report != nullptr) {
+    const Outcome c = confirmer->Confirm(dn);
+    if (c.disposition() == Disposition::kSent) {
+      report->Ok("replication", "the probe was " + c.text);
+    } else {
+      report->Fail("replication", c.text);
+    }
+  }
   const DirResult r = store.Delete(dn);
   if (!r.ok()) {
     return "added " + dn + " but cannot delete it: " + Describe(r);
@@ -144,8 +158,8 @@ std::string Probe(Delivery& delivery, Directory& store,
 }
 
 void CheckWrites(const Config& config, Directory& lookup, Directory& store,
-                 const Deadline& deadline, const std::string& address,
-                 CheckReport& report) {
+                 ReplicaConfirmer* confirmer, const Deadline& deadline,
+                 const std::string& address, CheckReport& report) {
   if (address.empty()) {
     report.Skip("write",
                 "not checked: \"ldapmda --check ADDRESS\" adds and "
@@ -161,7 +175,8 @@ void CheckWrites(const Config& config, Directory& lookup, Directory& store,
   }
   const std::string mailbox =
       ExpandMailboxDn(config.mailbox_dn, where.entry.dn, where.lookup);
-  std::string problem = Probe(delivery, store, mailbox, address, 100);
+  std::string problem =
+      Probe(delivery, store, mailbox, address, 100, confirmer, &report);
   if (problem.empty()) {
     report.Ok("write", "added and deleted a probe message below " + mailbox);
   } else {
@@ -202,8 +217,8 @@ bool CheckSetup(const Config& config, const std::string& address,
   CheckServers(config, password, deadline, report);
   Directories directories(config, deadline);
   CheckBaseAndSchema(config, directories.lookup(), report);
-  CheckWrites(config, directories.lookup(), directories.store(), deadline,
-              address, report);
+  CheckWrites(config, directories.lookup(), directories.store(),
+              directories.confirmer(), deadline, address, report);
   out << (report.failures() == 0
               ? "all checks passed\n"
               : std::to_string(report.failures()) + " check(s) failed\n");

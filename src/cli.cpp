@@ -155,8 +155,8 @@ void DeliverAll(const Options& opts, const Config& config,
                 std::vector<RecipientOutcome>& outcomes) {
   const MessageInfo info = ParseMessage(raw);
   Directories directories(config, deadline);
-  Delivery delivery(config, directories.lookup(), directories.store(),
-                    deadline);
+  Delivery delivery(config, directories.lookup(), directories.store(), deadline,
+                    directories.confirmer());
   for (std::size_t i = 0; i < opts.recipients.size(); ++i) {
     const std::string& rcpt = opts.recipients[i];
     const Envelope envelope{opts.sender, opts.OriginalRecipient(i),

@@ -165,6 +165,18 @@ const std::map<std::string, Setter>& Setters() {
        [](Config& c, const std::string& v) {
          return SetUris(c.store_host, v);
        }},
+      {"confirm_host",
+       [](Config& c, const std::string& v) {
+         return SetUris(c.confirm_host, v);
+       }},
+      {"confirm_count",
+       [](Config& c, const std::string& v) {
+         return SetCount(c.confirm_count, v, 1, 100);
+       }},
+      {"confirm_timeout",
+       [](Config& c, const std::string& v) {
+         return SetSeconds(c.confirm_timeout, v, 900);
+       }},
       {"search_base",
        [](Config& c, const std::string& v) {
          c.search_base = v;
@@ -433,6 +445,21 @@ Config LoadConfig(const std::string& path,
   }
   if (config.search_base.empty()) {
     throw ConfigError(path + ": search_base is required");
+  }
+  if (config.confirm_count > 0 &&
+      config.confirm_count > config.confirm_host.size()) {
+    throw ConfigError(
+        settings.at("confirm_count").origin +
+        ": confirm_count = " + std::to_string(config.confirm_count) +
+        " needs that many replicas in "
+        "confirm_host, which lists " +
+        std::to_string(config.confirm_host.size()));
+  }
+  if (!config.confirm_host.empty() &&
+      config.confirm_timeout >= config.deadline) {
+    throw ConfigError(path +
+                      ": confirm_timeout must be shorter than "
+                      "deadline (the store comes first)");
   }
   if (config.bind == BindMethod::kSimple &&
       (config.bind_dn.empty() || config.bind_pw_file.empty())) {

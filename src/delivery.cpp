@@ -121,6 +121,8 @@ DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
   if (Outcome o = CheckPolicy(where.entry, mailbox_dn, raw.size());
       o.disposition() != Disposition::kSent) {
     o = RefuseUnlessStored(o, message_dn);
+    if (o.disposition() != Disposition::kSent) return {o, "", ""};
+    o = ConfirmStored(std::move(o), message_dn);
     return {o, o.disposition() == Disposition::kSent ? message_dn : "",
             where.folder};
   }
@@ -133,7 +135,22 @@ DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
   if (o.disposition() != Disposition::kSent) return {o, "", ""};
   // Only a new entry counts; a retry was counted when it was stored.
   if (config_.tracks_usage() && created) CountStored(mailbox_dn, raw.size());
+  o = ConfirmStored(std::move(o), message_dn);
+  if (o.disposition() != Disposition::kSent) return {o, "", ""};
   return {o, message_dn, where.folder};
+}
+
+Outcome Delivery::ConfirmStored(Outcome stored, const std::string& message_dn) {
+  if (confirmer_ == nullptr || !confirmer_->enabled()) return stored;
+  Outcome confirmed = confirmer_->Confirm(message_dn);
+  if (confirmed.disposition() != Disposition::kSent) {
+    // Stored on the provider, but not yet anywhere else: Postfix keeps
+    // its copy, and the retry finds the entry and confirms again.
+    confirmed.text = stored.text + ", but " + confirmed.text;
+    return confirmed;
+  }
+  stored.text += ", " + confirmed.text;
+  return stored;
 }
 
 Outcome Delivery::CheckPolicy(const Entry& entry, const std::string& mailbox_dn,

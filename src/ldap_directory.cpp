@@ -526,6 +526,16 @@ Directories::Directories(const Config& config, const Deadline& deadline) {
     store_ = std::make_unique<LdapDirectory>(config, config.store_host,
                                              password, deadline);
   }
+  if (!config.confirm_host.empty()) {
+    std::vector<Replica> replicas;
+    for (const std::string& uri : config.confirm_host) {
+      replicas_.push_back(std::make_unique<LdapDirectory>(
+          config, std::vector<std::string>{uri}, password, confirm_window_));
+      replicas.push_back({uri, replicas_.back().get()});
+    }
+    confirmer_ = std::make_unique<ReplicaConfirmer>(config, std::move(replicas),
+                                                    confirm_window_, deadline);
+  }
 }
 
 const std::string& LdapDirectory::current_uri() const {

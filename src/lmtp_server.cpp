@@ -90,8 +90,8 @@ int RunLmtp(const Config& config, int in_fd, int out_fd) {
   // One connection (two with store_host) for the whole session; it is
   // opened on first use and re-opened, with fail-over, when it breaks.
   Directories directories(config, deadline);
-  Delivery delivery(config, directories.lookup(), directories.store(),
-                    deadline);
+  Delivery delivery(config, directories.lookup(), directories.store(), deadline,
+                    directories.confirmer());
   CoreBackend backend(config, delivery, deadline, out_fd);
   LmtpSession session(
       {HostName(), config.max_message_size, config.lmtp_max_recipients, 2048},

@@ -57,6 +57,9 @@ TEST_F(ConfigTest, MinimalFileGivesDocumentedDefaults) {
   EXPECT_FALSE(c.quota_full_tempfail);
   EXPECT_EQ(c.lmtp_timeout, std::chrono::seconds(300));
   EXPECT_EQ(c.lmtp_max_recipients, 1000u);
+  EXPECT_TRUE(c.confirm_host.empty());
+  EXPECT_EQ(c.RequiredConfirmations(), 0u);
+  EXPECT_EQ(c.confirm_timeout, std::chrono::seconds(10));
 }
 
 TEST_F(ConfigTest, EveryKeyParses) {
@@ -88,7 +91,9 @@ deadline = 30s
 log = stderr
 lmtp_timeout = 60
 lmtp_max_recipients = 200
-
+confirm_host = ldap://r1.example, ldap://r2.example ldap://r3.example
+confirm_count = 2
+confirm_timeout = 2.5
 )"),
                               {});
   EXPECT_EQ(c.server_host, (std::vector<std::string>{
@@ -114,6 +119,32 @@ lmtp_max_recipients = 200
   EXPECT_EQ(c.log, LogTarget::kStderr);
   EXPECT_EQ(c.lmtp_timeout, std::chrono::seconds(60));
   EXPECT_EQ(c.lmtp_max_recipients, 200u);
+  EXPECT_EQ(c.confirm_host,
+            (std::vector<std::string>{"ldap://r1.example", "ldap://r2.example",
+                                      "ldap://r3.example"}));
+  EXPECT_EQ(c.RequiredConfirmations(), 2u);
+  EXPECT_EQ(c.confirm_timeout, std::chrono::milliseconds(2500));
+}
+
+TEST_F(ConfigTest, ConfirmCountDefaultsToEveryReplicaAndIsChecked) {
+  const std::string path = dir_.path() + "/ldapmda.conf";
+  const Config c = LoadConfig(
+      Write("search_base = dc=x\nconfirm_host = ldap://r1 ldap://r2\n"), {});
+  EXPECT_EQ(c.RequiredConfirmations(), 2u);
+  EXPECT_EQ(Error("search_base = dc=x\nconfirm_host = ldap://r1\n"
+                  "confirm_count = 2\n"),
+            path +
+                ":3: confirm_count = 2 needs that many replicas in "
+                "confirm_host, which lists 1");
+  EXPECT_NE(
+      Error("search_base = dc=x\nconfirm_count = 1\n").find("which lists 0"),
+      std::string::npos);
+  // The confirmation waits after the store, inside the deadline.
+  EXPECT_EQ(Error("search_base = dc=x\nconfirm_host = ldap://r1\n"
+                  "deadline = 10\n"),
+            path +
+                ": confirm_timeout must be shorter than deadline (the "
+                "store comes first)");
 }
 
 // conf/ldapmda.conf and ldapmda.conf(5) describe every key there is.
@@ -174,6 +205,10 @@ TEST_F(ConfigTest, BadValuesNameFileLineAndKey) {
       {"quota_full_tempfail = 2", "quota_full_tempfail"},
       {"lmtp_timeout = never", "lmtp_timeout"},
       {"lmtp_max_recipients = 99", "lmtp_max_recipients"},
+      {"confirm_host = http://replica", "confirm_host"},
+      {"confirm_count = 0", "confirm_count"},
+      {"confirm_count = all", "confirm_count"},
+      {"confirm_timeout = 0", "confirm_timeout"},
   };
   const std::string path = dir_.path() + "/ldapmda.conf";
   for (const auto& row : rows) {

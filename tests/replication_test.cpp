@@ -129,11 +129,17 @@ class ReplicationTest : public ::testing::Test {
     return path;
   }
 
+  // `extra`: more options, before -d.
   static ProcessResult Deliver(const std::string& conf,
-                               const std::string& message) {
-    return RunProcess({LDAPMDA_BINARY, "-c", conf, "-f", "sender@example.org",
-                       "-a", kRecipient, "-q", "4QREPL1", "-d", kRecipient},
-                      message, std::chrono::seconds(90));
+                               const std::string& message,
+                               const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {
+        LDAPMDA_BINARY, "-c",       conf, "-f",     "sender@example.org",
+        "-a",           kRecipient, "-q", "4QREPL1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("-d");
+    argv.push_back(kRecipient);
+    return RunProcess(argv, message, std::chrono::seconds(90));
   }
 
   // Where ldapmda stores `message` for alice.
@@ -277,6 +283,71 @@ TEST_F(ReplicationTest, ReadOnlyConsumersAreSkippedAndNeverBounce) {
     EXPECT_TRUE(StartsWith(d.out, "4.4.3 ")) << Describe(d);
     EXPECT_EQ(d.out.find('\n'), d.out.size() - 1) << "one line: " << d.out;
     EXPECT_FALSE(a_->Admin().Read(MessageDn(stuck)));
+  }
+}
+
+TEST_F(ReplicationTest, ReplicaConfirmationWaitsForTheOtherProvider) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  const std::string conf = Config(a_->uri());
+  const std::vector<std::string> confirm = {"-o", "confirm_host=" + b_->uri()};
+  const std::string message = Message("confirmed");
+  const ProcessResult r = Deliver(conf, message, confirm);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string dn = MessageDn(message);
+  EXPECT_EQ(r.out, "stored as " + dn + ", confirmed by 1 of 1 replicas\n");
+  // Reported delivered only once node 2 had it: no waiting needed here.
+  const std::optional<TestEntry> on_b = b_->Admin().Read(dn, {"mdaRawMessage"});
+  ASSERT_TRUE(on_b) << "confirmed, but not on node 2";
+  EXPECT_EQ(on_b->First("mdaRawMessage"), message);
+
+  // ldapmda --check ADDRESS sees the probe replicated too.
+  const ProcessResult check =
+      RunProcess({LDAPMDA_BINARY, "-c", conf, "-o", "confirm_host=" + b_->uri(),
+                  "--check", kRecipient},
+                 "", std::chrono::seconds(90));
+  EXPECT_EQ(check.exit_code, 0) << Describe(check);
+  EXPECT_NE(check.out.find("  ok  server " + b_->uri() + ": answers"),
+            std::string::npos)
+      << check.out;
+  EXPECT_NE(check.out.find("  ok  replication: the probe was confirmed by 1 "
+                           "of 1 replicas"),
+            std::string::npos)
+      << check.out;
+}
+
+TEST_F(ReplicationTest, UnconfirmedStoreDefersAndTheRetryIsNotADuplicate) {
+  ASSERT_NO_FATAL_FAILURE(StartPair());
+  b_->Pause();  // hung: takes connections, answers nothing, replicates nothing
+  const std::string conf = Config(a_->uri(), "5", "30");
+  const std::vector<std::string> confirm = {"-o", "confirm_host=" + b_->uri(),
+                                            "-o", "confirm_timeout=1"};
+  const std::string message = Message("unconfirmed");
+  const std::string dn = MessageDn(message);
+  const ProcessResult r = Deliver(conf, message, confirm);
+  EXPECT_EQ(r.exit_code, 75) << Describe(r);
+  EXPECT_TRUE(StartsWith(r.out, "4.4.3 <alice@example.com>: stored as " + dn +
+                                    ", but replication not confirmed: 0 of "
+                                    "1 required replicas"))
+      << r.out;
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "one line: " << r.out;
+  // The hung replica held ldapmda up for confirm_timeout, not for the
+  // per-operation timeout (5 s) or the deadline (30 s).
+  EXPECT_LT(r.seconds, 4.5) << Describe(r);
+  EXPECT_TRUE(a_->Admin().Read(dn)) << "stored on node 1 all the same";
+
+  // Node 2 is back and catches up; Postfix's retry finds the message
+  // stored and replicated: delivered, one entry on each node.
+  b_->Resume();
+  ASSERT_NO_FATAL_FAILURE(ExpectStored(*b_, dn, message));
+  const ProcessResult retry = Deliver(conf, message, confirm);
+  EXPECT_EQ(retry.exit_code, 0) << Describe(retry);
+  EXPECT_EQ(retry.out,
+            "already stored as " + dn + ", confirmed by 1 of 1 replicas\n");
+  for (const SlapdServer* node : {a_.get(), b_.get()}) {
+    const auto box = node->Admin().Search("cn=mailbox," + a_->UserDn("alice"),
+                                          LDAP_SCOPE_ONELEVEL,
+                                          "(objectClass=mdaMessage)", {"1.1"});
+    EXPECT_EQ(box.size(), 1u) << node->uri();
   }
 }
 

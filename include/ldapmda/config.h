@@ -43,6 +43,12 @@ struct Config {
   std::vector<std::string> account_disabled_values{"disabled"};
   std::string quota_attribute;  // empty: no quota, no usage counters
   bool quota_full_tempfail = false;
+  // Replica confirmation, a write concern (ldapmda.conf(5) "REPLICATED
+  // DIRECTORIES"): after the add, the entry must be visible on
+  // confirm_count of the confirm_host replicas within confirm_timeout.
+  std::vector<std::string> confirm_host;  // empty: no confirmation
+  std::size_t confirm_count = 0;          // 0: all of confirm_host
+  std::chrono::milliseconds confirm_timeout{10000};
   // Storage and limits.
   std::string mailbox_dn = "cn=mailbox,{dn}";
   std::size_t max_message_size = 10485760;
@@ -53,6 +59,10 @@ struct Config {
   std::size_t lmtp_max_recipients = 1000;          // per transaction
 
   bool tracks_usage() const { return !quota_attribute.empty(); }
+  // How many replicas must confirm a store; 0 when none are asked.
+  std::size_t RequiredConfirmations() const {
+    return confirm_count == 0 ? confirm_host.size() : confirm_count;
+  }
   const std::vector<std::string>& StoreHosts() const {
     return store_host.empty() ? server_host : store_host;
   }

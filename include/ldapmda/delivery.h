@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ldapmda/config.h"
+#include "ldapmda/confirm.h"
 #include "ldapmda/deadline.h"
 #include "ldapmda/directory.h"
 #include "ldapmda/message.h"
@@ -72,16 +73,19 @@ bool FitsQuota(const Usage& usage, std::size_t size, long long limit);
 class Delivery {
  public:
   // `lookup` answers searches, `store` takes adds; they may be the same.
+  // With a `confirmer`, a store counts only once the replicas confirm it.
   Delivery(const Config& config, Directory& lookup, Directory& store,
-           const Deadline& deadline)
+           const Deadline& deadline, ReplicaConfirmer* confirmer = nullptr)
       : config_(config),
         lookup_(lookup),
         store_(store),
         deadline_(deadline),
+        confirmer_(confirmer),
         resolver_(config, lookup, deadline) {}
 
   // Delivers `raw` (whose parsed headers are `info`) to `recipient`.
-  // A message that is already stored counts as delivered.
+  // A message that is already stored counts as delivered (once confirmed
+  // by the replicas, when confirm_host is set).
   DeliveryResult Deliver(std::string_view raw, const MessageInfo& info,
                          const Envelope& envelope,
                          const std::string& recipient);
@@ -109,6 +113,10 @@ class Delivery {
   // A policy refusal, unless an earlier attempt stored this very message:
   // then it is delivered (a retry), whatever the policy says now.
   Outcome RefuseUnlessStored(Outcome refusal, const std::string& message_dn);
+  // `stored` (a message in the directory) once the replicas confirm
+  // `message_dn`; their 4.4.3 when they do not. Without confirm_host:
+  // `stored` as it is.
+  Outcome ConfirmStored(Outcome stored, const std::string& message_dn);
   // Counts a newly stored message in the mailbox's usage. Failures are
   // logged, never reported: the message is stored; --recount repairs.
   void CountStored(const std::string& mailbox_dn, std::size_t size);
@@ -117,6 +125,7 @@ class Delivery {
   Directory& lookup_;
   Directory& store_;
   const Deadline& deadline_;
+  ReplicaConfirmer* confirmer_;
   Resolver resolver_;
 };
 

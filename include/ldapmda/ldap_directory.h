@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ldapmda/config.h"
+#include "ldapmda/confirm.h"
 #include "ldapmda/deadline.h"
 #include "ldapmda/directory.h"
 
@@ -46,16 +47,23 @@ std::string BindPassword(const Config& config);
 
 // The directories one run talks to: lookups on server_host, writes on
 // store_host when that is set, else on the lookup connection.
+// With confirm_host, also one connection per replica to confirm stores
+// on, bounded by a deadline of their own (confirm.h).
 class Directories {
  public:
   // Reads the bind password. Throws ConfigError.
   Directories(const Config& config, const Deadline& deadline);
   LdapDirectory& lookup() { return *lookup_; }
   Directory& store() { return store_ ? *store_ : *lookup_; }
+  // For Delivery: nullptr without confirm_host.
+  ReplicaConfirmer* confirmer() { return confirmer_.get(); }
 
  private:
   std::unique_ptr<LdapDirectory> lookup_;
   std::unique_ptr<LdapDirectory> store_;
+  Deadline confirm_window_{std::chrono::milliseconds(0)};
+  std::vector<std::unique_ptr<LdapDirectory>> replicas_;
+  std::unique_ptr<ReplicaConfirmer> confirmer_;
 };
 
 // Makes liblber log through ldapmda's log, and ignores SIGPIPE (libldap
