@@ -425,7 +425,7 @@ int Run(int argc, const char* const* argv, int in_fd, int out_fd) {
   }
   // A stored message is reported delivered: nothing may interrupt this.
   DisarmBackstop();
-  const Verdict verdict = Report(outcomes);
+  const Verdict verdict = CombineVerdicts(outcomes);
   WriteAll(out_fd, verdict.line);
   return verdict.exit_code;
 }

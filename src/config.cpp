@@ -155,6 +155,22 @@ std::string CheckAttributeName(const std::string& v) {
   return "";
 }
 
+// Two different printable ASCII characters, neither a letter, digit or
+// @: the VERP form of Postfix's verp_delimiter_filter, e.g. "+=".
+std::string CheckVerpDelimiters(const std::string& v) {
+  if (v.empty()) return "";
+  if (v.size() != 2 || v[0] == v[1]) {
+    return "two different characters, e.g. +=";
+  }
+  for (char ch : v) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u <= 0x20 || u >= 0x7F || ch == '@' || std::isalnum(u)) {
+      return "delimiters must be printable ASCII punctuation, not @";
+    }
+  }
+  return "";
+}
+
 const std::map<std::string, Setter>& Setters() {
   static const std::map<std::string, Setter> setters = {
       {"server_host",
@@ -262,6 +278,11 @@ const std::map<std::string, Setter>& Setters() {
       {"extension_folder",
        [](Config& c, const std::string& v) {
          return SetBool(c.extension_folder, v);
+       }},
+      {"verp_delimiters",
+       [](Config& c, const std::string& v) {
+         c.verp_delimiters = v;
+         return CheckVerpDelimiters(v);
        }},
       {"catchall_query_filter",
        [](Config& c, const std::string& v) {
@@ -460,6 +481,15 @@ Config LoadConfig(const std::string& path,
     throw ConfigError(path +
                       ": confirm_timeout must be shorter than "
                       "deadline (the store comes first)");
+  }
+  if (!config.verp_delimiters.empty() &&
+      !config.recipient_delimiter.empty() &&
+      config.recipient_delimiter.find(config.verp_delimiters[0]) ==
+          std::string::npos) {
+    throw ConfigError(settings.at("verp_delimiters").origin +
+                      ": the first of verp_delimiters must be one of "
+                      "recipient_delimiter (" +
+                      config.recipient_delimiter + ")");
   }
   if (config.bind == BindMethod::kSimple &&
       (config.bind_dn.empty() || config.bind_pw_file.empty())) {

@@ -48,6 +48,13 @@ constexpr CommandInfo kCommands[] = {
      "delete messages by key or by delivery date"},
     {"totals", "totals ADDRESS [--folder F] [--json]",
      "messages and bytes, in all and per folder"},
+    {"bounces", "bounces ADDRESS [--since DAY] [--before DAY] [--csv|--json]",
+     "one row per recipient of the delivery status notifications stored: "
+     "delivered, action, status, recipient, diagnostic, reporting MTA"},
+    {"complaints",
+     "complaints ADDRESS [--since DAY] [--before DAY] [--csv|--json]",
+     "one row per abuse feedback report (ARF) stored: delivered, type, "
+     "recipients, source IP, reported domain"},
 };
 
 const CommandInfo* FindCommand(std::string_view name) {
@@ -74,7 +81,8 @@ po::options_description CommandOptions(std::string_view name) {
   add("option,o", po::value<Strings>()->composing()->value_name("KEY=VALUE"),
       "override one configuration key (repeatable)");
   const bool list = name == "list", del = name == "delete";
-  if (name != "show") {
+  const bool reports = name == "bounces" || name == "complaints";
+  if (name != "show" && !reports) {
     add("folder", po::value<std::string>()->value_name("F"),
         name == "import" ? "mbox: store into folder F (default INBOX); "
                            "Maildir: import only its folder F"
@@ -91,12 +99,17 @@ po::options_description CommandOptions(std::string_view name) {
         "date (default), delivered, size, from or subject");
     add("reverse", "reverse the order");
   }
-  if (list || del) {
+  if (reports) {
+    add("since", po::value<std::string>()->value_name("YYYY-MM-DD"),
+        "delivered on or after this day (UTC)");
+  }
+  if (list || del || reports) {
     add("before", po::value<std::string>()->value_name("YYYY-MM-DD"),
         list ? "dated before this day (UTC)"
              : "delivered before this day (UTC)");
   }
-  if (list || name == "totals") add("json", "write JSON");
+  if (list || name == "totals" || reports) add("json", "write JSON");
+  if (reports) add("csv", "write CSV (RFC 4180, with a header line)");
   if (name == "export" || name == "import") {
     add("mbox", po::value<std::string>()->value_name("FILE"),
         "mbox file (mboxrd); - for standard input/output");
@@ -147,6 +160,7 @@ void Validate(const MboxCommand& c, std::size_t positional) {
       throw UsageError("--older-than wants a number of days >= 0");
     }
   }
+  if (c.csv && c.json) throw UsageError("--csv and --json exclude each other");
   if (!ParseSortKey(c.sort)) {
     throw UsageError("--sort wants date, delivered, size, from or subject");
   }
@@ -188,6 +202,7 @@ void ParseCommandArgs(const Strings& args, MboxCommand* c) {
   c->maildir = Get(vm, "maildir");
   c->reverse = vm.count("reverse") > 0;
   c->json = vm.count("json") > 0;
+  c->csv = vm.count("csv") > 0;
   c->dry_run = vm.count("dry-run") > 0;
   if (c->help) return;
   const Strings pos = vm.count("args") ? vm["args"].as<Strings>() : Strings();
@@ -233,6 +248,9 @@ int Dispatch(const MboxCommand& c, const Config& config) {
   if (c.name == "show") return ShowCommand(c, store);
   if (c.name == "totals") return TotalsCommand(c, store);
   if (c.name == "delete") return DeleteCommand(c, config, store);
+  if (c.name == "bounces" || c.name == "complaints") {
+    return ReportsCommand(c, store);
+  }
   if (c.name == "export") return ExportCommand(c, store);
   return ImportCommand(c, config, store);
 }
@@ -264,8 +282,8 @@ MboxCommand ParseMboxCommand(int argc, const char* const* argv) {
   if (i == args.size()) {
     if (c.help || c.version) return c;
     throw UsageError(
-        "no command: use list, show, export, import, delete or "
-        "totals");
+        "no command: use list, show, export, import, delete, totals, "
+        "bounces or complaints");
   }
   c.name = args[i];
   if (!FindCommand(c.name)) throw UsageError("unknown command " + c.name);

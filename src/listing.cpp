@@ -230,4 +230,140 @@ std::string TotalsJson(const Totals& totals) {
   return out + "}}\n";
 }
 
+namespace {
+
+std::string CsvField(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos &&
+      (v.empty() || (v.front() != ' ' && v.back() != ' '))) {
+    return v;
+  }
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Display width: UTF-8 code points (every stored value is valid UTF-8).
+std::size_t Width(std::string_view v) {
+  std::size_t n = 0;
+  for (char c : v) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+std::string RenderTable(const Rows& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& c : rows.columns) widths.push_back(Width(c));
+  const auto shown = [](const std::string& v) { return v.empty() ? "-" : v; };
+  for (const auto& row : rows.cells) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], Width(shown(row[i])));
+    }
+  }
+  const auto line = [&](const std::vector<std::string>& cells, bool header) {
+    std::string out;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::string v = header ? cells[i] : shown(cells[i]);
+      out += v;
+      if (i + 1 < cells.size()) out += std::string(widths[i] - Width(v) + 2, ' ');
+    }
+    return out + "\n";
+  };
+  std::string out = line(rows.columns, true);
+  for (const auto& row : rows.cells) out += line(row, false);
+  return out;
+}
+
+std::string Joined(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : " ") + v;
+  return out;
+}
+
+}  // namespace
+
+std::string RenderRows(const Rows& rows, RowFormat format) {
+  if (format == RowFormat::kTable) return RenderTable(rows);
+  std::string out;
+  if (format == RowFormat::kCsv) {
+    const auto line = [](const std::vector<std::string>& cells) {
+      std::string l;
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        l += (i ? "," : "") + CsvField(cells[i]);
+      }
+      return l + "\r\n";
+    };
+    out = line(rows.columns);
+    for (const auto& row : rows.cells) out += line(row);
+    return out;
+  }
+  out = "[";
+  for (std::size_t r = 0; r < rows.cells.size(); ++r) {
+    out += r ? ",\n {" : "\n {";
+    for (std::size_t i = 0; i < rows.columns.size(); ++i) {
+      const std::string& v = i < rows.cells[r].size() ? rows.cells[r][i] : "";
+      out += (i ? ", " : "") + JsonString(rows.columns[i]) + ": " +
+             (v.empty() ? std::string("null") : JsonString(v));
+    }
+    out += "}";
+  }
+  return out + (rows.cells.empty() ? "]\n" : "\n]\n");
+}
+
+std::optional<DsnResult> ParseDsnResult(std::string_view value) {
+  const std::size_t a = value.find(';');
+  if (a == std::string_view::npos) return std::nullopt;
+  const std::size_t b = value.find(';', a + 1);
+  if (b == std::string_view::npos || b + 1 >= value.size()) return std::nullopt;
+  return DsnResult{std::string(value.substr(0, a)),
+                   std::string(value.substr(a + 1, b - a - 1)),
+                   std::string(value.substr(b + 1))};
+}
+
+Rows BounceRows(const std::vector<StoredReport>& reports) {
+  Rows rows;
+  rows.columns = {"delivered", "action",       "status",    "recipient",
+                  "diagnostic", "reportingMta", "messageId", "key"};
+  for (const StoredReport& r : reports) {
+    std::vector<DsnResult> results;
+    for (const auto& v : r.results) {
+      if (auto parsed = ParseDsnResult(v)) results.push_back(*parsed);
+    }
+    const std::string diagnostic =
+        results.size() == 1 && r.diagnostics.size() == 1 ? r.diagnostics[0]
+                                                          : "";
+    for (const DsnResult& d : results) {
+      rows.cells.push_back({IsoDate(r.delivered), d.action, d.status,
+                            d.recipient, diagnostic, r.reporting_mta,
+                            r.reported_message_id, r.key});
+    }
+  }
+  std::sort(rows.cells.begin(), rows.cells.end(),
+            [](const auto& a, const auto& b) {
+              return std::tie(a[0], a[7], a[3]) < std::tie(b[0], b[7], b[3]);
+            });
+  return rows;
+}
+
+Rows ComplaintRows(const std::vector<StoredReport>& reports) {
+  Rows rows;
+  rows.columns = {"delivered",      "type",     "recipients",
+                  "sourceIp",       "reportedDomain", "mailFrom",
+                  "arrival",        "userAgent",      "messageId",
+                  "key"};
+  for (const StoredReport& r : reports) {
+    rows.cells.push_back({IsoDate(r.delivered), r.feedback_type,
+                          Joined(r.original_rcpt_to), Joined(r.source_ip),
+                          Joined(r.reported_domain), r.original_mail_from,
+                          IsoDate(r.arrival_date), r.user_agent,
+                          r.reported_message_id, r.key});
+  }
+  std::sort(rows.cells.begin(), rows.cells.end(),
+            [](const auto& a, const auto& b) {
+              return std::tie(a[0], a[9]) < std::tie(b[0], b[9]);
+            });
+  return rows;
+}
+
 }  // namespace ldapmda

@@ -29,11 +29,63 @@ const std::string& First(const Entry& entry, std::string_view name) {
   return empty;
 }
 
+// mdaKey, or the RDN's value when the attribute was not returned.
+std::string KeyOf(const Entry& e) {
+  const std::string& key = First(e, "mdaKey");
+  return key.empty() ? FirstRdnValue(e.dn).value_or("") : key;
+}
+
+const std::vector<std::string>& All(const Entry& entry, std::string_view name) {
+  static const std::vector<std::string> none;
+  for (const auto& a : entry.attributes) {
+    if (AsciiLower(a.name) == AsciiLower(name)) return a.values;
+  }
+  return none;
+}
+
+const std::vector<std::string>& ReportAttributes() {
+  static const std::vector<std::string> attrs = {
+      "mdaKey",
+      "mdaDeliveredAt",
+      "mdaReportFormat",
+      "mdaDsnReportingMta",
+      "mdaReportedMessageId",
+      "mdaDsnResult",
+      "mdaDsnDiagnostic",
+      "mdaArfFeedbackType",
+      "mdaArfUserAgent",
+      "mdaArfOriginalMailFrom",
+      "mdaArfArrivalDate",
+      "mdaArfOriginalRcptTo",
+      "mdaArfSourceIp",
+      "mdaArfReportedDomain"};
+  return attrs;
+}
+
+StoredReport ToReport(const Entry& e) {
+  StoredReport r;
+  r.dn = e.dn;
+  r.key = KeyOf(e);
+  r.delivered = First(e, "mdaDeliveredAt");
+  r.format = First(e, "mdaReportFormat");
+  r.reporting_mta = First(e, "mdaDsnReportingMta");
+  r.reported_message_id = First(e, "mdaReportedMessageId");
+  r.results = All(e, "mdaDsnResult");
+  r.diagnostics = All(e, "mdaDsnDiagnostic");
+  r.feedback_type = First(e, "mdaArfFeedbackType");
+  r.user_agent = First(e, "mdaArfUserAgent");
+  r.original_mail_from = First(e, "mdaArfOriginalMailFrom");
+  r.arrival_date = First(e, "mdaArfArrivalDate");
+  r.original_rcpt_to = All(e, "mdaArfOriginalRcptTo");
+  r.source_ip = All(e, "mdaArfSourceIp");
+  r.reported_domain = All(e, "mdaArfReportedDomain");
+  return r;
+}
+
 StoredMessage ToStored(const Entry& e) {
   StoredMessage m;
   m.dn = e.dn;
-  m.key = First(e, "mdaKey");
-  if (m.key.empty()) m.key = FirstRdnValue(e.dn).value_or("");
+  m.key = KeyOf(e);
   m.folder = First(e, "mdaFolder");
   m.from = First(e, "mdaFrom");
   m.subject = First(e, "mdaSubject");
@@ -75,6 +127,19 @@ std::string MessageFilterString(const MessageFilter& f) {
   if (!f.from.empty()) s += "(mdaFrom=*" + EscapeFilterValue(f.from) + "*)";
   if (!f.subject.empty()) {
     s += "(mdaSubject=*" + EscapeFilterValue(f.subject) + "*)";
+  }
+  return s + ")";
+}
+
+std::string ReportFilterString(std::string_view type, const std::string& since,
+                               const std::string& before) {
+  std::string s = "(&(objectClass=mdaMessage)(mdaReportType=" +
+                  EscapeFilterValue(type) + ")";
+  if (!since.empty()) {
+    s += "(mdaDeliveredAt>=" + EscapeFilterValue(since) + ")";
+  }
+  if (!before.empty()) {
+    s += "(!(mdaDeliveredAt>=" + EscapeFilterValue(before) + "))";
   }
   return s + ")";
 }
@@ -159,6 +224,18 @@ Outcome MailboxStore::List(const MessageFilter& filter,
   out->clear();
   out->reserve(entries.size());
   for (const auto& e : entries) out->push_back(ToStored(e));
+  return o;
+}
+
+Outcome MailboxStore::Reports(std::string_view type, const std::string& since,
+                              const std::string& before,
+                              std::vector<StoredReport>* out) {
+  std::vector<Entry> entries;
+  Outcome o = Search(ReportFilterString(type, since, before),
+                     ReportAttributes(), &entries);
+  out->clear();
+  out->reserve(entries.size());
+  for (const auto& e : entries) out->push_back(ToReport(e));
   return o;
 }
 

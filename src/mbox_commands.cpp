@@ -102,6 +102,19 @@ int ListCommand(const MboxCommand& c, MailboxStore& store) {
   return kExitOk;
 }
 
+int ReportsCommand(const MboxCommand& c, MailboxStore& store) {
+  const bool bounces = c.name == "bounces";
+  std::vector<StoredReport> reports;
+  Require(store.Reports(bounces ? "delivery-status" : "feedback-report",
+                        DayTime(c.since), DayTime(c.before), &reports));
+  const Rows rows = bounces ? BounceRows(reports) : ComplaintRows(reports);
+  const RowFormat format = c.json  ? RowFormat::kJson
+                           : c.csv ? RowFormat::kCsv
+                                   : RowFormat::kTable;
+  WriteOut(STDOUT_FILENO, RenderRows(rows, format));
+  return kExitOk;
+}
+
 int ShowCommand(const MboxCommand& c, MailboxStore& store) {
   std::string raw;
   bool found = false;

@@ -155,6 +155,7 @@ MessageInfo ParseMessage(std::string_view raw) {
   // No header bytes at all (empty input, or only an mbox "From " line):
   // nothing to parse, and GMime refuses a NULL buffer.
   if (headers.empty()) return info;
+  info.report = ParseReport(raw);
   GObjectPtr<GMimeStream> stream(
       g_mime_stream_mem_new_with_buffer(headers.data(), headers.size()));
   GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));

@@ -3,6 +3,8 @@
 
 #include <ldap.h>
 
+#include <algorithm>
+
 #include "ldapmda/escape.h"
 #include "ldapmda/message.h"
 
@@ -53,6 +55,29 @@ std::optional<Extension> StripExtension(std::string_view address,
   return Extension{Join(local.substr(0, local.size() - extension.size() - 1),
                         parsed->domain),
                    std::string(extension)};
+}
+
+std::optional<std::string> DecodeVerp(std::string_view extension,
+                                      std::string_view delimiters) {
+  if (delimiters.size() != 2) return std::nullopt;
+  const std::size_t at = extension.rfind(delimiters[1]);
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  const std::string_view local = extension.substr(0, at);
+  const std::string_view domain = extension.substr(at + 1);
+  const auto bad = [](char ch) {
+    const auto u = static_cast<unsigned char>(ch);
+    return u <= 0x20 || u == 0x7F || ch == '<' || ch == '>' || ch == '@';
+  };
+  if (std::any_of(extension.begin(), extension.end(), bad)) return std::nullopt;
+  const std::size_t dot = domain.find('.');
+  if (dot == std::string_view::npos || dot == 0 || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto address = SanitizeText(std::string(local) + "@" + std::string(domain),
+                              kMaxHeaderValue);
+  if (!address || !ParseAddress(*address)) return std::nullopt;
+  return address;
 }
 
 std::string FolderName(std::string_view extension) {
@@ -126,7 +151,12 @@ Outcome Resolver::Resolve(const std::string& recipient,
       o = Find(config_.query_filter, ext->address, &entry);
       if (o.disposition() != Disposition::kSent) return o;
       out->lookup = ext->address;
-      if (entry && config_.extension_folder) {
+      if (!entry) {
+        // Not this recipient's mail.
+      } else if (auto verp =
+                     DecodeVerp(ext->extension, config_.verp_delimiters)) {
+        out->verp_recipient = std::move(*verp);
+      } else if (config_.extension_folder) {
         out->folder = FolderName(ext->extension);
       }
     }

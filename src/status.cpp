@@ -85,7 +85,7 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
-Verdict Report(const std::vector<RecipientOutcome>& outcomes) {
+Verdict CombineVerdicts(const std::vector<RecipientOutcome>& outcomes) {
   // Any deferral defers the whole run: recipients that were stored are
   // deduplicated when Postfix retries, so nothing is lost or doubled.
   for (Disposition d : {Disposition::kDefer, Disposition::kBounce}) {

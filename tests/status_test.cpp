@@ -55,20 +55,20 @@ TEST(StatusDeathTest, InvalidDsnIsAProgrammingError) {
 }
 
 TEST(StatusTest, SingleSuccessPrintsTheText) {
-  const Verdict v = Report({{"a@example.com", Outcome::Sent("stored as x")}});
+  const Verdict v = CombineVerdicts({{"a@example.com", Outcome::Sent("stored as x")}});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_EQ(v.line, "stored as x\n");
 }
 
 TEST(StatusTest, FailureLineStartsWithTheDsnAtByteZeroAndNamesRecipient) {
   const Verdict v =
-      Report({{"a@example.com", {kDsnNoSuchUser, "no such user here"}}});
+      CombineVerdicts({{"a@example.com", {kDsnNoSuchUser, "no such user here"}}});
   EXPECT_EQ(v.exit_code, 67);
   EXPECT_EQ(v.line, "5.1.1 <a@example.com>: no such user here\n");
 }
 
 TEST(StatusTest, AnyDeferralDefersTheRun) {
-  const Verdict v = Report({{"a@x", Outcome::Sent("stored")},
+  const Verdict v = CombineVerdicts({{"a@x", Outcome::Sent("stored")},
                             {"b@x", {kDsnNoSuchUser, "unknown"}},
                             {"c@x", {kDsnDirectoryUnavailable, "down"}}});
   EXPECT_EQ(v.exit_code, 75);
@@ -76,7 +76,7 @@ TEST(StatusTest, AnyDeferralDefersTheRun) {
 }
 
 TEST(StatusTest, BounceWithoutDeferralBouncesAndListsAllBounced) {
-  const Verdict v = Report({{"a@x", {kDsnNoSuchUser, "unknown"}},
+  const Verdict v = CombineVerdicts({{"a@x", {kDsnNoSuchUser, "unknown"}},
                             {"b@x", Outcome::Sent("stored")},
                             {"c@x", {kDsnTooBig, "too big"}}});
   EXPECT_EQ(v.exit_code, 67);
@@ -85,7 +85,7 @@ TEST(StatusTest, BounceWithoutDeferralBouncesAndListsAllBounced) {
 
 TEST(StatusTest, ReportIsOneBoundedLine) {
   const std::string text = "line1\nline2\r\x01" + std::string(5000, 'x');
-  const Verdict v = Report({{"a@x", {kDsnInternal, text}}});
+  const Verdict v = CombineVerdicts({{"a@x", {kDsnInternal, text}}});
   EXPECT_LE(v.line.size(), kMaxReportBytes);
   EXPECT_EQ(v.line.find('\n'), v.line.size() - 1);
   EXPECT_EQ(v.line.find('\r'), std::string::npos);

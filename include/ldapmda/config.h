@@ -38,6 +38,10 @@ struct Config {
   // Recipients (ldapmda.conf(5) "MAILBOX POLICY").
   std::string recipient_delimiter;       // empty: no address extensions
   bool extension_folder = true;          // the extension names the folder
+  // Two characters: the delimiter before a VERP extension and the one
+  // that stands for @ in it ("+=": bounces+bob=example.org@...); empty:
+  // extensions are never decoded as VERP.
+  std::string verp_delimiters;
   std::string catchall_query_filter;     // empty: no catch-all lookup
   std::string account_status_attribute;  // empty: no status check
   std::vector<std::string> account_disabled_values{"disabled"};

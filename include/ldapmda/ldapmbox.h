@@ -2,7 +2,7 @@
 // and migrations. It reads ldapmda.conf (same keys, same bind), resolves
 // ADDRESS exactly as a delivery does, and lists, shows, exports (mbox,
 // Maildir++), imports, deletes and totals the messages stored below that
-// mailbox. This module is the command line: argv, help texts, exit codes
+// mailbox, and lists the bounces and complaints among them. This module is the command line: argv, help texts, exit codes
 // and the dispatch to the commands (mbox_commands.h).
 #ifndef LDAPMDA_LDAPMBOX_H_
 #define LDAPMDA_LDAPMBOX_H_
@@ -32,7 +32,8 @@ inline constexpr int kExitConfig = 78;       // configuration, access
 
 // The parsed command line.
 struct MboxCommand {
-  std::string name;  // list, show, export, import, delete, totals
+  std::string name;  // list, show, export, import, delete, totals,
+                    // bounces, complaints
   std::string config_file = kDefaultConfigFile;
   std::vector<std::string> overrides;  // -o key=value
   std::string address;
@@ -44,6 +45,7 @@ struct MboxCommand {
   std::string sort = "date";
   bool reverse = false;
   bool json = false;
+  bool csv = false;  // bounces, complaints: --csv
   std::string mbox;     // --mbox FILE, "-" for stdin/stdout
   std::string maildir;  // --maildir DIR
   bool dry_run = false;

@@ -60,6 +60,41 @@ Totals Count(const std::vector<StoredMessage>& messages);
 std::string TotalsText(const Totals& totals);
 std::string TotalsJson(const Totals& totals);
 
+// A table of text cells: ldapmbox bounces and complaints.
+struct Rows {
+  std::vector<std::string> columns;  // JSON keys, and the header line
+  std::vector<std::vector<std::string>> cells;  // one per row, as columns
+};
+
+enum class RowFormat {
+  kTable,  // a header line and space-aligned columns, "-" for empty
+  kCsv,    // RFC 4180: a header line, CRLF, fields quoted when needed
+  kJson,   // an array of objects, one key per column
+};
+
+std::string RenderRows(const Rows& rows, RowFormat format);
+
+// One mdaDsnResult value split up: {action, status, recipient}; nullopt
+// unless it has the form "action;status;recipient".
+struct DsnResult {
+  std::string action;
+  std::string status;
+  std::string recipient;
+};
+std::optional<DsnResult> ParseDsnResult(std::string_view value);
+
+// One row per recipient of each delivery status report: delivered,
+// action, status, recipient, diagnostic, reportingMta, messageId, key;
+// sorted by delivery time, then key and recipient. The diagnostic is
+// shown when the report has one recipient: with several, their
+// mdaDsnDiagnostic values cannot be told apart.
+Rows BounceRows(const std::vector<StoredReport>& reports);
+
+// One row per feedback report: delivered, type, recipients, sourceIp,
+// reportedDomain, mailFrom, arrival, userAgent, messageId, key; several
+// values of one field separated by spaces.
+Rows ComplaintRows(const std::vector<StoredReport>& reports);
+
 }  // namespace ldapmda
 
 #endif  // LDAPMDA_LISTING_H_

@@ -44,6 +44,33 @@ struct StoredMessage {
   }
 };
 
+// A stored report (mdaReport) without its raw bytes: what ldapmbox
+// bounces and complaints show. Multi-valued attributes keep the server's
+// order, which means none.
+struct StoredReport {
+  std::string dn;
+  std::string key;
+  std::string delivered;  // mdaDeliveredAt (generalizedTime) or ""
+  std::string format;     // mdaReportFormat
+  std::string reporting_mta;
+  std::string reported_message_id;
+  std::vector<std::string> results;      // mdaDsnResult
+  std::vector<std::string> diagnostics;  // mdaDsnDiagnostic
+  std::string feedback_type;
+  std::string user_agent;
+  std::string original_mail_from;
+  std::string arrival_date;  // generalizedTime or ""
+  std::vector<std::string> original_rcpt_to;
+  std::vector<std::string> source_ip;
+  std::vector<std::string> reported_domain;
+};
+
+// The reports of one type ("delivery-status" or "feedback-report")
+// delivered from `since` (inclusive) to `before` (exclusive), both
+// generalizedTime or "" for no bound; every value RFC 4515-escaped.
+std::string ReportFilterString(std::string_view type, const std::string& since,
+                               const std::string& before);
+
 // Server-side conditions; empty members do not restrict. Times are
 // generalizedTime values ("20261122000000Z").
 struct MessageFilter {
@@ -74,6 +101,10 @@ class MailboxStore {
   // Messages matching `filter`, in server order. A mailbox that does not
   // exist yet is empty.
   Outcome List(const MessageFilter& filter, std::vector<StoredMessage>* out);
+
+  // The reports of `type` delivered in [since, before) (ReportFilterString).
+  Outcome Reports(std::string_view type, const std::string& since,
+                  const std::string& before, std::vector<StoredReport>* out);
 
   // The keys of all stored messages (to skip what is already there).
   Outcome Keys(std::unordered_set<std::string>* keys);

@@ -20,6 +20,8 @@ namespace ldapmda {
 int ListCommand(const MboxCommand& command, MailboxStore& store);
 int ShowCommand(const MboxCommand& command, MailboxStore& store);
 int TotalsCommand(const MboxCommand& command, MailboxStore& store);
+// bounces and complaints: the reports ldapmda recognised (mdaReport).
+int ReportsCommand(const MboxCommand& command, MailboxStore& store);
 int DeleteCommand(const MboxCommand& command, const Config& config,
                   MailboxStore& store);
 int ExportCommand(const MboxCommand& command, MailboxStore& store);

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "ldapmda/report.h"
+
 namespace ldapmda {
 
 // Header values, each valid non-empty one-line UTF-8 (Directory String),
@@ -23,13 +25,17 @@ struct MessageInfo {
   std::optional<std::string> cc;
   std::optional<std::string> date;  // generalizedTime, UTC: YYYYMMDDHHMMSSZ
   std::size_t size = 0;
+  // What the message reports about other mail (bounces, complaints,
+  // automatic replies): kind kNone for ordinary mail.
+  Report report;
 };
 
 // Longest header value kept, in bytes (cut at a UTF-8 boundary).
 inline constexpr std::size_t kMaxHeaderValue = 1024;
 
 // Parses the headers of `raw` (any line endings, an mbox "From " first
-// line tolerated). Never throws on bad input.
+// line tolerated), and with ParseReport the body of what may be a report.
+// Never throws on bad input.
 MessageInfo ParseMessage(std::string_view raw);
 
 // Makes `text` a Directory String value: invalid UTF-8 repaired, control

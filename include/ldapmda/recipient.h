@@ -39,11 +39,23 @@ std::optional<Extension> StripExtension(std::string_view address,
 inline constexpr std::size_t kMaxFolderBytes = 64;
 std::string FolderName(std::string_view extension);
 
+// The original recipient a VERP extension stands for: with delimiters
+// "+=" the extension of bounces+bob=example.org@example.com,
+// "bob=example.org", is bob@example.org. The @ is the last `delimiters[1]`
+// (a local part may contain one, a domain never); the local part must be
+// non-empty and the domain dotted, neither may hold white space, control
+// characters, < > or @. nullopt: not a VERP extension, or no delimiters.
+std::optional<std::string> DecodeVerp(std::string_view extension,
+                                      std::string_view delimiters);
+
 // Where a recipient's mail goes.
 struct Resolution {
   Entry entry;  // the recipient's entry
   std::string folder = "INBOX";
   std::string lookup;  // what matched: the address or "@domain"
+  // A VERP extension's original recipient (DecodeVerp); such mail goes to
+  // INBOX, not to a folder per bounced address.
+  std::string verp_recipient;
 };
 
 class Resolver {

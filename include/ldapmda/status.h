@@ -86,7 +86,7 @@ struct RecipientOutcome {
 // failure line starts with the DSN at byte 0, names the failing
 // recipients and is at most kMaxReportBytes long.
 // REQUIRES: !outcomes.empty()
-Verdict Report(const std::vector<RecipientOutcome>& outcomes);
+Verdict CombineVerdicts(const std::vector<RecipientOutcome>& outcomes);
 
 // The verdict for a failure before any recipient was looked at (bad
 // argv, bad configuration, unreadable input).

@@ -306,7 +306,10 @@ std::string SlapdServer::ConfigText() const {
     c << "include /etc/ldap/schema/" << schema << ".schema\n";
   }
   if (options_.load_ldapmda_schema)
-    c << "include " << Quote(kProjectSchema) << "\n";
+    c << "include "
+      << Quote(options_.schema_file.empty() ? std::string(kProjectSchema)
+                                            : options_.schema_file)
+      << "\n";
   c << "pidfile " << Quote(dir_.File("slapd.pid")) << "\n"
     << "argsfile " << Quote(dir_.File("slapd.args")) << "\n"
     << "modulepath /usr/lib/ldap\n"

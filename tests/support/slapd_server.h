@@ -64,6 +64,9 @@ enum class SlapdMode {
 
 struct SlapdOptions {
   bool load_ldapmda_schema = true;  // include the project's ldapmda.schema
+  // With load_ldapmda_schema: this file instead of the project's
+  // conf/ldapmda.schema (for instance an older version of it).
+  std::string schema_file;
   // Base entries, ou=people, ou=services, the service entry and the sample
   // users: uid=alice|bob|carol (<uid>@example.com) and uid=dup1|dup2 (both
   // mail: dup@example.com), all inetOrgPerson below ou=people.
