@@ -296,7 +296,7 @@ Outcome Delivery::Store(const std::string& mailbox_dn,
   *created = false;
   // Hot path: one add. The mailbox is created only when the add says it
   // does not exist yet; a concurrent creator's entryAlreadyExists is fine.
-  DirResult r = store_.Add(message_dn, entry.attributes());
+  DirResult r = AddMessage(message_dn, entry);
   if (r.code == LDAP_NO_SUCH_OBJECT) {
     const auto cn = FirstRdnValue(mailbox_dn);
     if (!cn) {
@@ -314,16 +314,7 @@ Outcome Delivery::Store(const std::string& mailbox_dn,
       o.text = "creating mailbox " + mailbox_dn + ": " + o.text;
       return o;
     }
-    r = store_.Add(message_dn, entry.attributes());
-  }
-  if (RefusedReportAttributes(r) && entry.has_report()) {
-    // A directory whose schema predates mdaReport: the message matters,
-    // its report data does not. Store it without them, and say so.
-    Log(LogLevel::kWarning,
-        "storing " + message_dn + " without its report attributes: " +
-            ClassifyLdapResult(LdapOp::kAddMessage, r).text +
-            "; load the current ldapmda.schema (mdaReport)");
-    r = store_.Add(message_dn, entry.attributes_without_report());
+    r = AddMessage(message_dn, entry);
   }
   if (r.ok()) {
     *created = true;
@@ -335,6 +326,20 @@ Outcome Delivery::Store(const std::string& mailbox_dn,
   Outcome o = DirectoryFailure(LdapOp::kAddMessage, r, deadline_);
   o.text = "storing below " + mailbox_dn + ": " + o.text;
   return o;
+}
+
+DirResult Delivery::AddMessage(const std::string& message_dn,
+                              const MessageEntry& entry) {
+  const DirResult r = store_.Add(message_dn, entry.attributes());
+  if (!RefusedReportAttributes(r) || !entry.has_report()) return r;
+  // A directory whose schema predates mdaReport (slapd checks the schema
+  // before the parent exists): the message matters, its report data does
+  // not. Store it without them, and say so.
+  Log(LogLevel::kWarning,
+      "storing " + message_dn + " without its report attributes: " +
+          ClassifyLdapResult(LdapOp::kAddMessage, r).text +
+          "; load the current ldapmda.schema (mdaReport)");
+  return store_.Add(message_dn, entry.attributes_without_report());
 }
 
 void Delivery::CountStored(const std::string& mailbox_dn, std::size_t size) {

@@ -135,6 +135,10 @@ class Delivery {
   // `message_dn`; their 4.4.3 when they do not. Without confirm_host:
   // `stored` as it is.
   Outcome ConfirmStored(Outcome stored, const std::string& message_dn);
+  // Adds the message entry; where the directory's schema refuses the
+  // mdaReport attributes, adds it again without them.
+  DirResult AddMessage(const std::string& message_dn,
+                       const MessageEntry& entry);
   // Counts a newly stored message in the mailbox's usage. Failures are
   // logged, never reported: the message is stored; --recount repairs.
   void CountStored(const std::string& mailbox_dn, std::size_t size);

@@ -1,0 +1,304 @@
+// Reports through the real binary into a real slapd: a DSN, an ARF
+// complaint, a VERP bounce and a corpus bounce become mdaReport
+// attributes, found with the searches README shows; ldapmbox lists them
+// as a table, CSV and JSON; a directory with the schema of before
+// mdaReport still gets every message.
+#include <gtest/gtest.h>
+#include <ldap.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "mda_fixture.h"
+
+namespace ldapmda {
+namespace {
+
+using testing::ProcessResult;
+using testing::RunProcess;
+using testing::SlapdOptions;
+using testing::SlapdServer;
+using testing::TestEntry;
+using Values = std::vector<std::string>;
+
+std::string ReadFixture(const std::string& name) {
+  return testing::ReadFile(LDAPMDA_SOURCE_DIR "/tests/data/reports/" + name);
+}
+
+// A DSN with two recipients, as a Postfix would send it to bob.
+constexpr char kDsn[] =
+    "Return-Path: <>\n"
+    "From: MAILER-DAEMON@mx1.example.com (Mail Delivery System)\n"
+    "To: bob@example.com\n"
+    "Subject: Undelivered Mail Returned to Sender\n"
+    "Date: Tue, 01 Dec 2026 09:12:03 +0100\n"
+    "Message-Id: <20261201081203.AAA@mx1.example.com>\n"
+    "Auto-Submitted: auto-replied\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/report; report-type=delivery-status;\n"
+    "\tboundary=\"BOUNDARY\"\n"
+    "\n"
+    "--BOUNDARY\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "Your message could not be delivered.\n"
+    "\n"
+    "--BOUNDARY\n"
+    "Content-Type: message/delivery-status\n"
+    "\n"
+    "Reporting-MTA: dns; mx1.example.com\n"
+    "Original-Envelope-Id: env-0001\n"
+    "\n"
+    "Final-Recipient: rfc822; dan@example.net\n"
+    "Original-Recipient: rfc822; dan@example.net\n"
+    "Action: failed\n"
+    "Status: 5.1.1\n"
+    "Remote-MTA: dns; mx.example.net\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <dan@example.net>: User unknown\n"
+    "\n"
+    "Final-Recipient: rfc822; erin@example.org\n"
+    "Action: delayed\n"
+    "Status: 4.4.1\n"
+    "Diagnostic-Code: X-Postfix; connect to mx.example.org: timed out\n"
+    "\n"
+    "--BOUNDARY\n"
+    "Content-Type: text/rfc822-headers\n"
+    "\n"
+    "From: bob@example.com\n"
+    "To: dan@example.net, erin@example.org\n"
+    "Subject: Minutes\n"
+    "Message-ID: <minutes.7@example.com>\n"
+    "\n"
+    "--BOUNDARY--\n";
+
+class ReportIntegrationTest : public testing::MdaTest {
+ protected:
+  explicit ReportIntegrationTest(SlapdOptions options = {})
+      : server_(std::move(options)) {
+    conf_ = Config(server_,
+                   "recipient_delimiter = +\nverp_delimiters = +=\n");
+  }
+
+  // Delivers `raw` to `rcpt`; the stored entry.
+  TestEntry DeliverOne(const std::string& rcpt, const std::string& raw) {
+    const ProcessResult r = Deliver(conf_, rcpt, raw);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::string dn = testing::StoredDn(r.out);
+    EXPECT_FALSE(dn.empty()) << r.out;
+    const auto entry = server_.Admin().Read(dn);
+    EXPECT_TRUE(entry.has_value()) << dn;
+    return entry.value_or(TestEntry{});
+  }
+
+  // The DNs the filter finds below ou=people, sorted.
+  std::set<std::string> Find(const std::string& filter) {
+    std::set<std::string> dns;
+    for (const auto& e : server_.Admin().Search(
+             server_.people_dn(), LDAP_SCOPE_SUBTREE, filter, {"1.1"})) {
+      dns.insert(e.dn);
+    }
+    return dns;
+  }
+
+  ProcessResult Ldapmbox(std::vector<std::string> args) {
+    args.insert(args.begin(), {LDAPMDA_LDAPMBOX_BINARY, "-c", conf_});
+    return RunProcess(args, "", std::chrono::seconds(60));
+  }
+
+  static Values Sorted(Values v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+  SlapdServer server_;
+  std::string conf_;
+};
+
+TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
+  const TestEntry e = DeliverOne("bob@example.com", kDsn);
+  EXPECT_EQ(e.First("mdaRawMessage"), kDsn);  // byte-exact as always
+  EXPECT_EQ(Sorted(e.Values("objectClass")),
+            (Values{"mdaMessage", "mdaReport"}));
+  EXPECT_EQ(e.First("mdaReportType"), "delivery-status");
+  EXPECT_EQ(e.First("mdaReportFormat"), "rfc3464");
+  EXPECT_EQ(e.First("mdaDsnReportingMta"), "mx1.example.com");
+  EXPECT_EQ(e.First("mdaDsnEnvelopeId"), "env-0001");
+  EXPECT_EQ(e.First("mdaReportedMessageId"), "minutes.7@example.com");
+  EXPECT_EQ(e.First("mdaAutoSubmitted"), "auto-replied");
+  EXPECT_EQ(Sorted(e.Values("mdaDsnRecipient")),
+            (Values{"dan@example.net", "erin@example.org"}));
+  EXPECT_EQ(Sorted(e.Values("mdaDsnAction")), (Values{"delayed", "failed"}));
+  EXPECT_EQ(Sorted(e.Values("mdaDsnStatus")), (Values{"4.4.1", "5.1.1"}));
+  EXPECT_EQ(Sorted(e.Values("mdaDsnResult")),
+            (Values{"delayed;4.4.1;erin@example.org",
+                    "failed;5.1.1;dan@example.net"}));
+  EXPECT_EQ(e.Values("mdaDsnRemoteMta"), Values{"mx.example.net"});
+  EXPECT_EQ(Sorted(e.Values("mdaDsnDiagnostic")),
+            (Values{"550 5.1.1 <dan@example.net>: User unknown",
+                    "connect to mx.example.org: timed out"}));
+
+  // The searches README shows.
+  const std::set<std::string> one = {e.dn};
+  EXPECT_EQ(Find("(&(objectClass=mdaReport)(mdaDsnResult=failed;5.*))"), one);
+  EXPECT_EQ(Find("(mdaDsnResult=failed;5.*;dan@example.net)"), one);
+  EXPECT_EQ(Find("(mdaDsnResult=failed;5.*;erin@example.org)"),
+            std::set<std::string>{});
+  EXPECT_EQ(Find("(&(mdaDsnRecipient=erin@example.org)(mdaDsnAction=delayed))"),
+            one);
+  EXPECT_EQ(Find("(&(mdaReportType=delivery-status)"
+                 "(mdaDeliveredAt>=20200101000000Z))"),
+            one);
+  EXPECT_EQ(Find("(&(mdaReportType=delivery-status)"
+                 "(mdaDeliveredAt>=99990101000000Z))"),
+            std::set<std::string>{});
+  EXPECT_EQ(Find("(mdaReportedMessageId=minutes.7@example.com)"), one);
+
+  // ldapmbox: one row per recipient, as a table, CSV and JSON.
+  ProcessResult table = Ldapmbox({"bounces", "bob@example.com"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  std::istringstream lines(table.out);
+  std::string header, row1, row2, extra;
+  std::getline(lines, header);
+  std::getline(lines, row1);
+  std::getline(lines, row2);
+  EXPECT_FALSE(std::getline(lines, extra)) << table.out;
+  EXPECT_TRUE(header.starts_with("delivered")) << header;
+  const std::string both = row1 + "\n" + row2;
+  EXPECT_NE(both.find("failed"), std::string::npos) << table.out;
+  EXPECT_NE(both.find("dan@example.net"), std::string::npos) << table.out;
+  EXPECT_NE(both.find("4.4.1"), std::string::npos) << table.out;
+
+  ProcessResult csv = Ldapmbox({"bounces", "bob@example.com", "--csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_TRUE(csv.out.starts_with("delivered,action,status,recipient,"))
+      << csv.out;
+  EXPECT_NE(csv.out.find(",failed,5.1.1,dan@example.net,"), std::string::npos)
+      << csv.out;
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 3);
+
+  ProcessResult json = Ldapmbox({"bounces", "bob@example.com", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"recipient\": \"erin@example.org\""),
+            std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find("\"messageId\": \"minutes.7@example.com\""),
+            std::string::npos)
+      << json.out;
+
+  // --since bounds by delivery time; nothing delivered tomorrow.
+  ProcessResult later =
+      Ldapmbox({"bounces", "bob@example.com", "--since", "9999-01-01"});
+  ASSERT_EQ(later.exit_code, 0) << later.err;
+  EXPECT_EQ(std::count(later.out.begin(), later.out.end(), '\n'), 1)
+      << later.out;
+  // No complaints in bob's mailbox: only the header line.
+  ProcessResult none = Ldapmbox({"complaints", "bob@example.com", "--csv"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(std::count(none.out.begin(), none.out.end(), '\n'), 1);
+}
+
+TEST_F(ReportIntegrationTest, ComplaintIsSearchable) {
+  const TestEntry e = DeliverOne("carol@example.com",
+                                 ReadFixture("arf_abuse.eml"));
+  EXPECT_EQ(e.First("mdaReportType"), "feedback-report");
+  EXPECT_EQ(e.First("mdaReportFormat"), "arf");
+  EXPECT_EQ(e.First("mdaArfFeedbackType"), "abuse");
+  EXPECT_FALSE(e.First("mdaArfSourceIp").empty());
+  EXPECT_FALSE(e.Values("mdaArfOriginalRcptTo").empty());
+  EXPECT_EQ(e.First("mdaArfArrivalDate").size(), 15u)
+      << e.First("mdaArfArrivalDate");
+  EXPECT_EQ(Find("(&(mdaReportType=feedback-report)(mdaArfFeedbackType=abuse)"
+                 "(mdaArfSourceIp=" +
+                 e.First("mdaArfSourceIp") + "))"),
+            std::set<std::string>{e.dn});
+
+  ProcessResult csv = Ldapmbox({"complaints", "carol@example.com", "--csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_TRUE(csv.out.starts_with("delivered,type,recipients,sourceIp,"))
+      << csv.out;
+  EXPECT_NE(csv.out.find(",abuse,"), std::string::npos) << csv.out;
+  EXPECT_NE(csv.out.find(e.First("mdaArfSourceIp")), std::string::npos);
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 2);
+}
+
+TEST_F(ReportIntegrationTest, VerpBounceNamesTheOriginalRecipient) {
+  const TestEntry e = DeliverOne("alice+dan=example.net@example.com", kDsn);
+  EXPECT_EQ(e.First("mdaVerpRecipient"), "dan@example.net");
+  EXPECT_EQ(e.First("mdaFolder"), "INBOX");
+  EXPECT_EQ(e.dn.find("uid=alice,"), e.dn.find("cn=mailbox,") + 11) << e.dn;
+  EXPECT_EQ(Find("(mdaVerpRecipient=dan@example.net)"),
+            std::set<std::string>{e.dn});
+
+  // Postfix's -e ${extension} is decoded the same way.
+  const std::string other = std::string(kDsn) + "\n";
+  const ProcessResult r = Deliver(conf_, "alice+erin=example.org@example.com",
+                                  other, {"-e", "erin=example.org"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto stored = server_.Admin().Read(testing::StoredDn(r.out));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->First("mdaVerpRecipient"), "erin@example.org");
+
+  // An ordinary extension is still a folder.
+  const TestEntry lists = DeliverOne("alice+lists@example.com", "Subject: x\n\nx\n");
+  EXPECT_EQ(lists.First("mdaFolder"), "lists");
+  EXPECT_FALSE(lists.Has("mdaVerpRecipient"));
+  EXPECT_EQ(lists.Values("objectClass"), Values{"mdaMessage"});
+}
+
+TEST_F(ReportIntegrationTest, CorpusBounceWithFiveRecipients) {
+  const std::string raw =
+      testing::ReadFile(LDAPMDA_CORPUS_DIR
+                        "/mikel-mail/multipart_report_emails/"
+                        "multi_address_bounce1.eml");
+  const TestEntry e = DeliverOne("bob@example.com", raw);
+  EXPECT_EQ(e.First("mdaRawMessage"), raw);
+  EXPECT_EQ(e.First("mdaDsnReportingMta"), "lvmail01.LL.com");
+  EXPECT_EQ(e.Values("mdaDsnRecipient").size(), 5u);
+  EXPECT_EQ(e.Values("mdaDsnStatus"), Values{"5.1.1"});
+  EXPECT_EQ(e.Values("mdaDsnAction"), Values{"failed"});
+  EXPECT_EQ(e.First("mdaReportedMessageId"),
+            "118707422.15521266992174819.JavaMail.root@lvmail01");
+  ProcessResult csv = Ldapmbox({"bounces", "bob@example.com", "--csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 6) << csv.out;
+  EXPECT_NE(csv.out.find("failed,5.1.1,egyfefsdvsfvvhjsd@gmail.com"),
+            std::string::npos)
+      << csv.out;
+}
+
+// The schema as it was before mdaReport: everything up to its comment.
+SlapdOptions OlderSchema() {
+  static const testing::TempDir dir;  // lives as long as the test program
+  const std::string path = dir.File("ldapmda-before-mdaReport.schema");
+  const std::string schema =
+      testing::ReadFile(LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema");
+  const std::size_t cut = schema.find("# Report attributes");
+  EXPECT_NE(cut, std::string::npos);
+  std::ofstream(path) << schema.substr(0, cut);
+  SlapdOptions options;
+  options.schema_file = path;
+  return options;
+}
+
+class OlderSchemaTest : public ReportIntegrationTest {
+ protected:
+  OlderSchemaTest() : ReportIntegrationTest(OlderSchema()) {}
+};
+
+TEST_F(OlderSchemaTest, ReportIsStoredWithoutItsAttributes) {
+  const TestEntry e = DeliverOne("bob@example.com", kDsn);
+  EXPECT_EQ(e.First("mdaRawMessage"), kDsn);
+  EXPECT_EQ(e.Values("objectClass"), Values{"mdaMessage"});
+  EXPECT_FALSE(e.Has("mdaDsnRecipient"));
+  EXPECT_EQ(e.First("mdaSubject"), "Undelivered Mail Returned to Sender");
+  // A retry finds it: still exactly one message.
+  const ProcessResult again = Deliver(conf_, "bob@example.com", kDsn);
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(again.out, "already stored as " + e.dn + "\n");
+  EXPECT_EQ(Stored(server_).size(), 1u);
+}
+
+}  // namespace
+}  // namespace ldapmda
