@@ -482,8 +482,7 @@ Config LoadConfig(const std::string& path,
                       ": confirm_timeout must be shorter than "
                       "deadline (the store comes first)");
   }
-  if (!config.verp_delimiters.empty() &&
-      !config.recipient_delimiter.empty() &&
+  if (!config.verp_delimiters.empty() && !config.recipient_delimiter.empty() &&
       config.recipient_delimiter.find(config.verp_delimiters[0]) ==
           std::string::npos) {
     throw ConfigError(settings.at("verp_delimiters").origin +

@@ -46,8 +46,8 @@ std::optional<long long> ParseCount(std::string_view text) {
 // What slapd answers an add that uses attributes or classes its schema
 // does not define, or values their syntax refuses.
 bool RefusedReportAttributes(const DirResult& r) {
-  return r.code == LDAP_UNDEFINED_TYPE || r.code == LDAP_OBJECT_CLASS_VIOLATION ||
-         r.code == LDAP_INVALID_SYNTAX;
+  return r.code == LDAP_UNDEFINED_TYPE ||
+         r.code == LDAP_OBJECT_CLASS_VIOLATION || r.code == LDAP_INVALID_SYNTAX;
 }
 
 }  // namespace
@@ -96,9 +96,9 @@ MessageEntry::MessageEntry(std::string_view key, std::string_view raw,
 }
 
 std::vector<AttributeView> MessageEntry::attributes_without_report() const {
-  std::vector<AttributeView> out(attributes_.begin(),
-                                 attributes_.begin() +
-                                     static_cast<std::ptrdiff_t>(report_begin_));
+  std::vector<AttributeView> out(
+      attributes_.begin(),
+      attributes_.begin() + static_cast<std::ptrdiff_t>(report_begin_));
   out.front().values = {"mdaMessage"};
   return out;
 }
@@ -116,7 +116,8 @@ void MessageEntry::AddReport(const Report& report,
           SanitizeText(report.original_message_id, kMaxHeaderValue));
   if (report.kind == ReportKind::kFeedback) {
     AddText("mdaArfFeedbackType", SanitizeText(report.feedback_type, 64));
-    AddText("mdaArfUserAgent", SanitizeText(report.user_agent, kMaxHeaderValue));
+    AddText("mdaArfUserAgent",
+            SanitizeText(report.user_agent, kMaxHeaderValue));
     AddText("mdaArfOriginalMailFrom",
             SanitizeText(report.original_mail_from, kMaxHeaderValue));
     AddSet("mdaArfOriginalRcptTo", report.original_rcpt_to);
@@ -129,8 +130,8 @@ void MessageEntry::AddReport(const Report& report,
           SanitizeText(report.reporting_mta, kMaxHeaderValue));
   AddText("mdaDsnEnvelopeId",
           SanitizeText(report.original_envelope_id, kMaxHeaderValue));
-  std::vector<std::string> final, original, action, status, diagnostic,
-      remote, result;
+  std::vector<std::string> final, original, action, status, diagnostic, remote,
+      result;
   for (const DsnRecipient& r : report.recipients) {
     final.push_back(r.final_recipient);
     original.push_back(r.original_recipient);
@@ -329,16 +330,16 @@ Outcome Delivery::Store(const std::string& mailbox_dn,
 }
 
 DirResult Delivery::AddMessage(const std::string& message_dn,
-                              const MessageEntry& entry) {
+                               const MessageEntry& entry) {
   const DirResult r = store_.Add(message_dn, entry.attributes());
   if (!RefusedReportAttributes(r) || !entry.has_report()) return r;
   // A directory whose schema predates mdaReport (slapd checks the schema
   // before the parent exists): the message matters, its report data does
   // not. Store it without them, and say so.
-  Log(LogLevel::kWarning,
-      "storing " + message_dn + " without its report attributes: " +
-          ClassifyLdapResult(LdapOp::kAddMessage, r).text +
-          "; load the current ldapmda.schema (mdaReport)");
+  Log(LogLevel::kWarning, "storing " + message_dn +
+                              " without its report attributes: " +
+                              ClassifyLdapResult(LdapOp::kAddMessage, r).text +
+                              "; load the current ldapmda.schema (mdaReport)");
   return store_.Add(message_dn, entry.attributes_without_report());
 }
 

@@ -266,7 +266,8 @@ std::string RenderTable(const Rows& rows) {
     for (std::size_t i = 0; i < cells.size(); ++i) {
       const std::string v = header ? cells[i] : shown(cells[i]);
       out += v;
-      if (i + 1 < cells.size()) out += std::string(widths[i] - Width(v) + 2, ' ');
+      if (i + 1 < cells.size())
+        out += std::string(widths[i] - Width(v) + 2, ' ');
     }
     return out + "\n";
   };
@@ -323,7 +324,7 @@ std::optional<DsnResult> ParseDsnResult(std::string_view value) {
 
 Rows BounceRows(const std::vector<StoredReport>& reports) {
   Rows rows;
-  rows.columns = {"delivered", "action",       "status",    "recipient",
+  rows.columns = {"delivered",  "action",       "status",    "recipient",
                   "diagnostic", "reportingMta", "messageId", "key"};
   for (const StoredReport& r : reports) {
     std::vector<DsnResult> results;
@@ -332,7 +333,7 @@ Rows BounceRows(const std::vector<StoredReport>& reports) {
     }
     const std::string diagnostic =
         results.size() == 1 && r.diagnostics.size() == 1 ? r.diagnostics[0]
-                                                          : "";
+                                                         : "";
     for (const DsnResult& d : results) {
       rows.cells.push_back({IsoDate(r.delivered), d.action, d.status,
                             d.recipient, diagnostic, r.reporting_mta,
@@ -348,16 +349,14 @@ Rows BounceRows(const std::vector<StoredReport>& reports) {
 
 Rows ComplaintRows(const std::vector<StoredReport>& reports) {
   Rows rows;
-  rows.columns = {"delivered",      "type",     "recipients",
-                  "sourceIp",       "reportedDomain", "mailFrom",
-                  "arrival",        "userAgent",      "messageId",
-                  "key"};
+  rows.columns = {"delivered",      "type",     "recipients", "sourceIp",
+                  "reportedDomain", "mailFrom", "arrival",    "userAgent",
+                  "messageId",      "key"};
   for (const StoredReport& r : reports) {
-    rows.cells.push_back({IsoDate(r.delivered), r.feedback_type,
-                          Joined(r.original_rcpt_to), Joined(r.source_ip),
-                          Joined(r.reported_domain), r.original_mail_from,
-                          IsoDate(r.arrival_date), r.user_agent,
-                          r.reported_message_id, r.key});
+    rows.cells.push_back(
+        {IsoDate(r.delivered), r.feedback_type, Joined(r.original_rcpt_to),
+         Joined(r.source_ip), Joined(r.reported_domain), r.original_mail_from,
+         IsoDate(r.arrival_date), r.user_agent, r.reported_message_id, r.key});
   }
   std::sort(rows.cells.begin(), rows.cells.end(),
             [](const auto& a, const auto& b) {

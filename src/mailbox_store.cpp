@@ -44,21 +44,20 @@ const std::vector<std::string>& All(const Entry& entry, std::string_view name) {
 }
 
 const std::vector<std::string>& ReportAttributes() {
-  static const std::vector<std::string> attrs = {
-      "mdaKey",
-      "mdaDeliveredAt",
-      "mdaReportFormat",
-      "mdaDsnReportingMta",
-      "mdaReportedMessageId",
-      "mdaDsnResult",
-      "mdaDsnDiagnostic",
-      "mdaArfFeedbackType",
-      "mdaArfUserAgent",
-      "mdaArfOriginalMailFrom",
-      "mdaArfArrivalDate",
-      "mdaArfOriginalRcptTo",
-      "mdaArfSourceIp",
-      "mdaArfReportedDomain"};
+  static const std::vector<std::string> attrs = {"mdaKey",
+                                                 "mdaDeliveredAt",
+                                                 "mdaReportFormat",
+                                                 "mdaDsnReportingMta",
+                                                 "mdaReportedMessageId",
+                                                 "mdaDsnResult",
+                                                 "mdaDsnDiagnostic",
+                                                 "mdaArfFeedbackType",
+                                                 "mdaArfUserAgent",
+                                                 "mdaArfOriginalMailFrom",
+                                                 "mdaArfArrivalDate",
+                                                 "mdaArfOriginalRcptTo",
+                                                 "mdaArfSourceIp",
+                                                 "mdaArfReportedDomain"};
   return attrs;
 }
 
@@ -133,8 +132,9 @@ std::string MessageFilterString(const MessageFilter& f) {
 
 std::string ReportFilterString(std::string_view type, const std::string& since,
                                const std::string& before) {
-  std::string s = "(&(objectClass=mdaMessage)(mdaReportType=" +
-                  EscapeFilterValue(type) + ")";
+  std::string s =
+      "(&(objectClass=mdaMessage)(mdaReportType=" + EscapeFilterValue(type) +
+      ")";
   if (!since.empty()) {
     s += "(mdaDeliveredAt>=" + EscapeFilterValue(since) + ")";
   }

@@ -2,10 +2,13 @@
 // exactly as README documents, reaches ldapmda through pipe(8) and is
 // stored in a real slapd. Every test starts its own slapd and Postfix and
 // fails (never skips) when either is missing; every wait is bounded.
+// Postfix's own bounces and delay notices, submitted locally, come back
+// through ldapmda as searchable reports.
 #include <gtest/gtest.h>
 #include <ldap.h>
 
 #include <chrono>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -477,6 +480,132 @@ TEST(PostfixE2ETest, LmtpGivesEachRecipientOfOneMessageItsOwnVerdict) {
   EXPECT_NE(queue.find("\"dup@example.com\""), std::string::npos) << queue;
   EXPECT_EQ(queue.find("\"alice@example.com\""), std::string::npos) << queue;
   EXPECT_EQ(AllStored(slapd).size(), 2u);
+}
+
+// Waits until `uid`'s mailbox holds a delivery status report, flushing
+// the queue meanwhile (a delay notice waits for a queue run); the first.
+std::optional<TestEntry> WaitForReport(PostfixServer& postfix,
+                                       const SlapdServer& slapd,
+                                       const std::string& uid) {
+  std::optional<TestEntry> found;
+  WaitFor(
+      [&] {
+        for (const TestEntry& e : Mailbox(slapd, uid)) {
+          if (e.First("mdaReportType") == "delivery-status") found = e;
+        }
+        if (!found) postfix.Flush();
+        return found.has_value();
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(500));
+  return found;
+}
+
+// What Sisimai (tests/tools/sisimai_dump.pl) finds in `raw`:
+// "recipient<TAB>status" lines.
+std::string SisimaiVerdict(const std::string& raw) {
+  testing::TempDir dir;
+  const std::string path = dir.File("bounce.eml");
+  testing::WriteFile(path, raw, 0600);
+  const testing::ProcessResult r = testing::RunProcess(
+      {"/usr/bin/perl", LDAPMDA_SOURCE_DIR "/tests/tools/sisimai_dump.pl",
+       path},
+      "", std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string out;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream cols(line);
+    std::string file, rcpt, status;
+    std::getline(cols, file, '\t');
+    std::getline(cols, rcpt, '\t');
+    std::getline(cols, status, '\t');
+    out += rcpt + "\t" + status + "\n";
+  }
+  return out;
+}
+
+// Submits `message` from alice with Postfix's sendmail(1): local mail,
+// which smtpd's recipient checks (they refuse error: and retry:
+// destinations at RCPT time) never see.
+void SubmitLocally(const PostfixServer& postfix, const std::string& rcpt,
+                   const std::string& message) {
+  const testing::ProcessResult r =
+      testing::RunProcess({"/usr/sbin/sendmail", "-C", postfix.config_dir(),
+                           "-f", "alice@example.com", "-i", rcpt},
+                          message, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+// Postfix's own bounce of a message alice sent to an address its
+// transport refuses comes back to alice's mailbox, where ldapmda stores
+// it as a searchable report; Sisimai reads it the same way.
+TEST(PostfixE2ETest, PostfixBounceBecomesAReport) {
+  SlapdServer slapd;
+  PostfixServer postfix(
+      slapd, Options({{"transport_maps",
+                       "inline:{{remote.example=error:5.1.1 user unknown "
+                       "here (test)}}"}}));
+  const std::string sent =
+      "From: Alice <alice@example.com>\n"
+      "To: bob@remote.example\n"
+      "Subject: will bounce\n"
+      "Message-ID: <e2e-bounce@example.com>\n"
+      "\n"
+      "Hello.\n";
+  SubmitLocally(postfix, "bob@remote.example", sent);
+
+  const auto report = WaitForReport(postfix, slapd, "alice");
+  ASSERT_TRUE(report) << postfix.MailLog();
+  EXPECT_EQ(report->First("mdaEnvelopeSender"), "<>");
+  EXPECT_EQ(report->First("mdaReportFormat"), "rfc3464");
+  EXPECT_EQ(report->Values("mdaDsnRecipient"),
+            std::vector<std::string>{"bob@remote.example"});
+  EXPECT_EQ(report->Values("mdaDsnAction"), std::vector<std::string>{"failed"});
+  EXPECT_EQ(report->Values("mdaDsnStatus"), std::vector<std::string>{"5.1.1"});
+  EXPECT_EQ(report->Values("mdaDsnResult"),
+            std::vector<std::string>{"failed;5.1.1;bob@remote.example"});
+  EXPECT_NE(report->First("mdaDsnDiagnostic").find("user unknown here"),
+            std::string::npos)
+      << report->First("mdaDsnDiagnostic");
+  EXPECT_EQ(report->First("mdaDsnReportingMta"), "mx.ldapmda.test");
+  EXPECT_EQ(report->First("mdaReportedMessageId"), "e2e-bounce@example.com");
+  EXPECT_EQ(report->First("mdaAutoSubmitted"), "auto-replied");
+  EXPECT_EQ(SisimaiVerdict(report->First("mdaRawMessage")),
+            "bob@remote.example\t5.1.1\n");
+}
+
+// A message that keeps being deferred gets Postfix's delayed-mail notice
+// (delay_warning_time); ldapmda stores it as a "delayed" report.
+TEST(PostfixE2ETest, PostfixDelayNoticeBecomesAReport) {
+  SlapdServer slapd;
+  PostfixServer postfix(
+      slapd, Options({{"transport_maps",
+                       "inline:{{slow.example=retry:4.4.1 no answer (test)}}"},
+                      {"delay_warning_time", "1s"},
+                      {"minimal_backoff_time", "1s"},
+                      {"maximal_backoff_time", "2s"},
+                      {"queue_run_delay", "1s"}}));
+  const std::string sent =
+      "From: Alice <alice@example.com>\n"
+      "To: carol@slow.example\n"
+      "Subject: will wait\n"
+      "Message-ID: <e2e-delay@example.com>\n"
+      "\n"
+      "Hello.\n";
+  SubmitLocally(postfix, "carol@slow.example", sent);
+
+  const auto report = WaitForReport(postfix, slapd, "alice");
+  ASSERT_TRUE(report) << postfix.MailLog();
+  EXPECT_EQ(report->Values("mdaDsnRecipient"),
+            std::vector<std::string>{"carol@slow.example"});
+  EXPECT_EQ(report->Values("mdaDsnAction"),
+            std::vector<std::string>{"delayed"});
+  EXPECT_EQ(report->Values("mdaDsnStatus"), std::vector<std::string>{"4.4.1"});
+  EXPECT_EQ(report->First("mdaReportedMessageId"), "e2e-delay@example.com");
+  // The original is still queued for carol: a warning, not a bounce.
+  EXPECT_NE(postfix.Postqueue().find("carol@slow.example"), std::string::npos);
+  EXPECT_EQ(SisimaiVerdict(report->First("mdaRawMessage")),
+            "carol@slow.example\t4.4.1\n");
 }
 
 }  // namespace

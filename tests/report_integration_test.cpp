@@ -77,8 +77,7 @@ class ReportIntegrationTest : public testing::MdaTest {
  protected:
   explicit ReportIntegrationTest(SlapdOptions options = {})
       : server_(std::move(options)) {
-    conf_ = Config(server_,
-                   "recipient_delimiter = +\nverp_delimiters = +=\n");
+    conf_ = Config(server_, "recipient_delimiter = +\nverp_delimiters = +=\n");
   }
 
   // Delivers `raw` to `rcpt`; the stored entry.
@@ -200,8 +199,8 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
 }
 
 TEST_F(ReportIntegrationTest, ComplaintIsSearchable) {
-  const TestEntry e = DeliverOne("carol@example.com",
-                                 ReadFixture("arf_abuse.eml"));
+  const TestEntry e =
+      DeliverOne("carol@example.com", ReadFixture("arf_abuse.eml"));
   EXPECT_EQ(e.First("mdaReportType"), "feedback-report");
   EXPECT_EQ(e.First("mdaReportFormat"), "arf");
   EXPECT_EQ(e.First("mdaArfFeedbackType"), "abuse");
@@ -241,7 +240,8 @@ TEST_F(ReportIntegrationTest, VerpBounceNamesTheOriginalRecipient) {
   EXPECT_EQ(stored->First("mdaVerpRecipient"), "erin@example.org");
 
   // An ordinary extension is still a folder.
-  const TestEntry lists = DeliverOne("alice+lists@example.com", "Subject: x\n\nx\n");
+  const TestEntry lists =
+      DeliverOne("alice+lists@example.com", "Subject: x\n\nx\n");
   EXPECT_EQ(lists.First("mdaFolder"), "lists");
   EXPECT_FALSE(lists.Has("mdaVerpRecipient"));
   EXPECT_EQ(lists.Values("objectClass"), Values{"mdaMessage"});

@@ -228,8 +228,7 @@ TEST(VerpTest, ResolverDecodesAVerpExtensionAndKeepsInbox) {
   Resolver resolver(config, directory, deadline);
 
   Resolution verp;
-  ASSERT_EQ(resolver
-                .Resolve("bounces+bob=example.org@example.com", "", &verp)
+  ASSERT_EQ(resolver.Resolve("bounces+bob=example.org@example.com", "", &verp)
                 .disposition(),
             Disposition::kSent);
   EXPECT_EQ(verp.verp_recipient, "bob@example.org");
@@ -316,9 +315,8 @@ TEST(ReportListingTest, BounceRowsOnePerRecipientInTimeOrder) {
   const Rows rows = BounceRows(SampleBounces());
   ASSERT_EQ(rows.cells.size(), 3u);
   EXPECT_EQ(rows.columns.front(), "delivered");
-  EXPECT_EQ(rows.cells[0],
-            (Values{"2026-11-30T09:00:00Z", "failed", "5.2.2",
-                    "carol@example.org", "", "", "", "aaa"}));
+  EXPECT_EQ(rows.cells[0], (Values{"2026-11-30T09:00:00Z", "failed", "5.2.2",
+                                   "carol@example.org", "", "", "", "aaa"}));
   EXPECT_EQ(rows.cells[1][3], "dan@x.org");
   EXPECT_EQ(rows.cells[1][1], "delayed");
   // One recipient: its diagnostic is known.
@@ -359,16 +357,16 @@ TEST(ReportListingTest, ComplaintRows) {
   r.reported_message_id = "n1@example.com";
   const Rows rows = ComplaintRows({r});
   ASSERT_EQ(rows.cells.size(), 1u);
-  EXPECT_EQ(rows.cells[0],
-            (Values{"2026-12-01T10:00:00Z", "abuse",
-                    "u1@example.net u2@example.net", "192.0.2.25",
-                    "example.com", "news@example.com", "2026-12-01T09:59:00Z",
-                    "FBL/1.0", "n1@example.com", "k1"}));
+  EXPECT_EQ(
+      rows.cells[0],
+      (Values{"2026-12-01T10:00:00Z", "abuse", "u1@example.net u2@example.net",
+              "192.0.2.25", "example.com", "news@example.com",
+              "2026-12-01T09:59:00Z", "FBL/1.0", "n1@example.com", "k1"}));
 }
 
 TEST(ReportListingTest, LdapmboxOptions) {
-  const char* csv[] = {"ldapmbox", "bounces", "a@example.com", "--since",
-                       "2026-11-30", "--csv"};
+  const char* csv[] = {"ldapmbox", "bounces",    "a@example.com",
+                       "--since",  "2026-11-30", "--csv"};
   const MboxCommand c = ParseMboxCommand(6, csv);
   EXPECT_EQ(c.name, "bounces");
   EXPECT_TRUE(c.csv);

@@ -36,8 +36,8 @@ struct Config {
   std::chrono::milliseconds timeout{10000};
   int version = 3;
   // Recipients (ldapmda.conf(5) "MAILBOX POLICY").
-  std::string recipient_delimiter;       // empty: no address extensions
-  bool extension_folder = true;          // the extension names the folder
+  std::string recipient_delimiter;  // empty: no address extensions
+  bool extension_folder = true;     // the extension names the folder
   // Two characters: the delimiter before a VERP extension and the one
   // that stands for @ in it ("+=": bounces+bob=example.org@...); empty:
   // extensions are never decoded as VERP.

@@ -2,8 +2,9 @@
 // and migrations. It reads ldapmda.conf (same keys, same bind), resolves
 // ADDRESS exactly as a delivery does, and lists, shows, exports (mbox,
 // Maildir++), imports, deletes and totals the messages stored below that
-// mailbox, and lists the bounces and complaints among them. This module is the command line: argv, help texts, exit codes
-// and the dispatch to the commands (mbox_commands.h).
+// mailbox, and lists the bounces and complaints among them. This module is the
+// command line: argv, help texts, exit codes and the dispatch to the commands
+// (mbox_commands.h).
 #ifndef LDAPMDA_LDAPMBOX_H_
 #define LDAPMDA_LDAPMBOX_H_
 
@@ -33,7 +34,7 @@ inline constexpr int kExitConfig = 78;       // configuration, access
 // The parsed command line.
 struct MboxCommand {
   std::string name;  // list, show, export, import, delete, totals,
-                    // bounces, complaints
+                     // bounces, complaints
   std::string config_file = kDefaultConfigFile;
   std::vector<std::string> overrides;  // -o key=value
   std::string address;
@@ -45,7 +46,7 @@ struct MboxCommand {
   std::string sort = "date";
   bool reverse = false;
   bool json = false;
-  bool csv = false;  // bounces, complaints: --csv
+  bool csv = false;     // bounces, complaints: --csv
   std::string mbox;     // --mbox FILE, "-" for stdin/stdout
   std::string maildir;  // --maildir DIR
   bool dry_run = false;

@@ -23,9 +23,9 @@ namespace ldapmda {
 struct DsnRecipient {
   std::string final_recipient;     // Final-Recipient
   std::string original_recipient;  // Original-Recipient
-  std::string action;    // Action, lower case: failed, delayed, delivered,
-                         // relayed, expanded
-  std::string status;    // Status, "5.1.1" (class.subject.detail only)
+  std::string action;      // Action, lower case: failed, delayed, delivered,
+                           // relayed, expanded
+  std::string status;      // Status, "5.1.1" (class.subject.detail only)
   std::string diagnostic;  // Diagnostic-Code, without the "smtp;" type
   std::string remote_mta;  // Remote-MTA, without the "dns;" type
 };
@@ -52,8 +52,8 @@ struct Report {
   std::string original_message_id;
 
   // Abuse feedback (RFC 5965 3.1, 3.2).
-  std::string feedback_type;  // Feedback-Type, lower case: abuse, fraud...
-  std::string user_agent;     // User-Agent
+  std::string feedback_type;       // Feedback-Type, lower case: abuse, fraud...
+  std::string user_agent;          // User-Agent
   std::string original_mail_from;  // Original-Mail-From, without < >
   std::vector<std::string> original_rcpt_to;  // Original-Rcpt-To, each
   std::string arrival_date;  // Arrival-Date as generalizedTime, "" if bad
