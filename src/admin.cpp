@@ -27,6 +27,10 @@ class CheckReport {
     ++failures_;
     Line("FAIL", what, detail);
   }
+  // Works, but not fully: said, and not counted as a failure.
+  void Warn(std::string_view what, std::string_view detail) {
+    Line("WARN", what, detail);
+  }
   void Skip(std::string_view what, std::string_view detail) {
     Line("  --", what, detail);
   }
@@ -103,22 +107,31 @@ void CheckBaseAndSchema(const Config& config, Directory& directory,
     return;
   }
   const auto* classes = Values(entries.front(), "objectClasses");
+  const auto loaded = [&](std::string_view name) {
+    const std::string want = "name '" + AsciiLower(name) + "'";
+    return classes &&
+           std::any_of(classes->begin(), classes->end(),
+                       [&](const std::string& c) {
+                         return AsciiLower(c).find(want) != std::string::npos;
+                       });
+  };
   std::string missing;
   for (const char* name : {"mdaMessage", "mdaMailbox"}) {
-    const std::string want = "name '" + AsciiLower(name) + "'";
-    const bool found =
-        classes &&
-        std::any_of(classes->begin(), classes->end(),
-                    [&](const std::string& c) {
-                      return AsciiLower(c).find(want) != std::string::npos;
-                    });
-    if (!found) missing += std::string(missing.empty() ? "" : ", ") + name;
+    if (!loaded(name)) {
+      missing += std::string(missing.empty() ? "" : ", ") + name;
+    }
   }
-  if (missing.empty()) {
-    report.Ok("schema", "mdaMessage and mdaMailbox are loaded");
-  } else {
+  if (!missing.empty()) {
     report.Fail("schema", "not loaded: " + missing +
                               " (include ldapmda.schema or add ldapmda.ldif)");
+  } else if (!loaded("mdaReport")) {
+    // Mail is still stored, only without its report attributes.
+    report.Warn("schema",
+                "mdaMessage and mdaMailbox are loaded, mdaReport is not: "
+                "bounces and complaints are stored without their report "
+                "attributes (load the current ldapmda.schema)");
+  } else {
+    report.Ok("schema", "mdaMessage, mdaMailbox and mdaReport are loaded");
   }
 }
 

@@ -110,6 +110,27 @@ TEST_F(AdminTest, CheckDetectsAMissingSchema) {
       << r.out;
 }
 
+TEST_F(AdminTest, CheckWarnsAboutASchemaWithoutReports) {
+  // The schema as it was before mdaReport: mail is stored, reports
+  // without their attributes. Said, but not a failure.
+  const std::string schema =
+      testing::ReadFile(LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema");
+  const std::size_t cut = schema.find("# Report attributes");
+  ASSERT_NE(cut, std::string::npos);
+  const std::string old_schema = dir_.File("old.schema");
+  testing::WriteFile(old_schema, schema.substr(0, cut), 0644);
+  SlapdOptions options;
+  options.schema_file = old_schema;
+  SlapdServer server(options);
+  const ProcessResult r = Check(Config(server));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(Has(r,
+                  "WARN  schema: mdaMessage and mdaMailbox are loaded, "
+                  "mdaReport is not"))
+      << r.out;
+  EXPECT_TRUE(Has(r, "all checks passed")) << r.out;
+}
+
 TEST_F(AdminTest, CheckDetectsAServerThatRefusesMaxMessageSize) {
   SlapdOptions options;
   options.maxentrysize = 1 << 20;  // below the default max_message_size

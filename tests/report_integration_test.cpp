@@ -146,7 +146,7 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
             std::set<std::string>{});
   EXPECT_EQ(Find("(&(mdaDsnRecipient=erin@example.org)(mdaDsnAction=delayed))"),
             one);
-  EXPECT_EQ(Find("(&(mdaReportType=delivery-status)"
+  EXPECT_EQ(Find("(&(objectClass=mdaReport)(mdaDsnResult=failed;5.*)"
                  "(mdaDeliveredAt>=20200101000000Z))"),
             one);
   EXPECT_EQ(Find("(&(mdaReportType=delivery-status)"
