@@ -4,8 +4,9 @@
   seeds.py OUT [CORPUS]
 
 OUT/message  every message MANIFEST.tsv lists in CORPUS (default
-             ../shared/corpus/public beside the source tree), plus a few
-             hand-written edge cases
+             ../shared/corpus/public beside the source tree), the report
+             fixtures of tests/data/reports, plus a few hand-written edge
+             cases
 OUT/address  addresses with templates, in fuzz_address's input format
 OUT/config   conf/ldapmda.conf and variants, in fuzz_config's format
              (the file, then "\\0\\n" and -o overrides, one a line)
@@ -62,6 +63,12 @@ def messages(out, corpus):
     else:
         print(f"seeds.py: {manifest} missing: hand-written messages only",
               file=sys.stderr)
+    # The report fixtures: bounces, feedback reports, automatic replies.
+    reports = os.path.join(ROOT, "tests", "data", "reports")
+    for name in sorted(os.listdir(reports)):
+        with open(os.path.join(reports, name), "rb") as m:
+            write(out, m.read())
+        n += 1
     for m in EXTRA_MESSAGES:
         write(out, m)
     return n + len(EXTRA_MESSAGES)
