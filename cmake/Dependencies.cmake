@@ -53,7 +53,14 @@ if(_static_ok)
   message(STATUS "ldapmda: GMime, GLib, Boost, libldap and libstdc++ linked statically")
   target_link_libraries(ldapmda_deps INTERFACE ${_archives} ${_shared}
                                                Threads::Threads ${CMAKE_DL_LIBS} m)
-  target_link_options(ldapmda_deps INTERFACE -static-libstdc++ -static-libgcc)
+  # Sections nothing references are dropped: libstdc++.a and our own code
+  # are built with one section per function, and each page of code the
+  # process never runs is a page the kernel's fault-around need not map
+  # (about 0.4 MiB less peak RSS per delivery; bench/run, row 5).
+  target_compile_options(ldapmda_deps INTERFACE -ffunction-sections
+                                                -fdata-sections)
+  target_link_options(ldapmda_deps INTERFACE -static-libstdc++ -static-libgcc
+                                             -Wl,--gc-sections)
 else()
   target_link_libraries(ldapmda_deps INTERFACE PkgConfig::GMIME
                         Boost::program_options ${LDAP_LIBRARY} ${LBER_LIBRARY})
