@@ -151,12 +151,11 @@ Outcome Resolver::Resolve(const std::string& recipient,
       o = Find(config_.query_filter, ext->address, &entry);
       if (o.disposition() != Disposition::kSent) return o;
       out->lookup = ext->address;
-      if (!entry) {
-        // Not this recipient's mail.
-      } else if (auto verp =
-                     DecodeVerp(ext->extension, config_.verp_delimiters)) {
+      // A VERP extension names a bounced address, not a folder.
+      auto verp = DecodeVerp(ext->extension, config_.verp_delimiters);
+      if (entry && verp) {
         out->verp_recipient = std::move(*verp);
-      } else if (config_.extension_folder) {
+      } else if (entry && config_.extension_folder) {
         out->folder = FolderName(ext->extension);
       }
     }
