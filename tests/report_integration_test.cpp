@@ -27,51 +27,9 @@ std::string ReadFixture(const std::string& name) {
   return testing::ReadFile(LDAPMDA_SOURCE_DIR "/tests/data/reports/" + name);
 }
 
-// A DSN with two recipients, as a Postfix would send it to bob.
-constexpr char kDsn[] =
-    "Return-Path: <>\n"
-    "From: MAILER-DAEMON@mx1.example.com (Mail Delivery System)\n"
-    "To: bob@example.com\n"
-    "Subject: Undelivered Mail Returned to Sender\n"
-    "Date: Tue, 01 Dec 2026 09:12:03 +0100\n"
-    "Message-Id: <20261201081203.AAA@mx1.example.com>\n"
-    "Auto-Submitted: auto-replied\n"
-    "MIME-Version: 1.0\n"
-    "Content-Type: multipart/report; report-type=delivery-status;\n"
-    "\tboundary=\"BOUNDARY\"\n"
-    "\n"
-    "--BOUNDARY\n"
-    "Content-Type: text/plain\n"
-    "\n"
-    "Your message could not be delivered.\n"
-    "\n"
-    "--BOUNDARY\n"
-    "Content-Type: message/delivery-status\n"
-    "\n"
-    "Reporting-MTA: dns; mx1.example.com\n"
-    "Original-Envelope-Id: env-0001\n"
-    "\n"
-    "Final-Recipient: rfc822; dan@example.net\n"
-    "Original-Recipient: rfc822; dan@example.net\n"
-    "Action: failed\n"
-    "Status: 5.1.1\n"
-    "Remote-MTA: dns; mx.example.net\n"
-    "Diagnostic-Code: smtp; 550 5.1.1 <dan@example.net>: User unknown\n"
-    "\n"
-    "Final-Recipient: rfc822; erin@example.org\n"
-    "Action: delayed\n"
-    "Status: 4.4.1\n"
-    "Diagnostic-Code: X-Postfix; connect to mx.example.org: timed out\n"
-    "\n"
-    "--BOUNDARY\n"
-    "Content-Type: text/rfc822-headers\n"
-    "\n"
-    "From: bob@example.com\n"
-    "To: dan@example.net, erin@example.org\n"
-    "Subject: Minutes\n"
-    "Message-ID: <minutes.7@example.com>\n"
-    "\n"
-    "--BOUNDARY--\n";
+// A DSN with two recipients (failed, delayed), as a Postfix would send it
+// to bob; tests/sisimai_test.cpp compares it with Sisimai too.
+std::string Dsn() { return ReadFixture("dsn_two_recipients.eml"); }
 
 class ReportIntegrationTest : public testing::MdaTest {
  protected:
@@ -116,8 +74,8 @@ class ReportIntegrationTest : public testing::MdaTest {
 };
 
 TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
-  const TestEntry e = DeliverOne("bob@example.com", kDsn);
-  EXPECT_EQ(e.First("mdaRawMessage"), kDsn);  // byte-exact as always
+  const TestEntry e = DeliverOne("bob@example.com", Dsn());
+  EXPECT_EQ(e.First("mdaRawMessage"), Dsn());  // byte-exact as always
   EXPECT_EQ(Sorted(e.Values("objectClass")),
             (Values{"mdaMessage", "mdaReport"}));
   EXPECT_EQ(e.First("mdaReportType"), "delivery-status");
@@ -223,7 +181,7 @@ TEST_F(ReportIntegrationTest, ComplaintIsSearchable) {
 }
 
 TEST_F(ReportIntegrationTest, VerpBounceNamesTheOriginalRecipient) {
-  const TestEntry e = DeliverOne("alice+dan=example.net@example.com", kDsn);
+  const TestEntry e = DeliverOne("alice+dan=example.net@example.com", Dsn());
   EXPECT_EQ(e.First("mdaVerpRecipient"), "dan@example.net");
   EXPECT_EQ(e.First("mdaFolder"), "INBOX");
   EXPECT_EQ(e.dn.find("uid=alice,"), e.dn.find("cn=mailbox,") + 11) << e.dn;
@@ -231,7 +189,7 @@ TEST_F(ReportIntegrationTest, VerpBounceNamesTheOriginalRecipient) {
             std::set<std::string>{e.dn});
 
   // Postfix's -e ${extension} is decoded the same way.
-  const std::string other = std::string(kDsn) + "\n";
+  const std::string other = Dsn() + "\n";
   const ProcessResult r = Deliver(conf_, "alice+erin=example.org@example.com",
                                   other, {"-e", "erin=example.org"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -288,13 +246,13 @@ class OlderSchemaTest : public ReportIntegrationTest {
 };
 
 TEST_F(OlderSchemaTest, ReportIsStoredWithoutItsAttributes) {
-  const TestEntry e = DeliverOne("bob@example.com", kDsn);
-  EXPECT_EQ(e.First("mdaRawMessage"), kDsn);
+  const TestEntry e = DeliverOne("bob@example.com", Dsn());
+  EXPECT_EQ(e.First("mdaRawMessage"), Dsn());
   EXPECT_EQ(e.Values("objectClass"), Values{"mdaMessage"});
   EXPECT_FALSE(e.Has("mdaDsnRecipient"));
   EXPECT_EQ(e.First("mdaSubject"), "Undelivered Mail Returned to Sender");
   // A retry finds it: still exactly one message.
-  const ProcessResult again = Deliver(conf_, "bob@example.com", kDsn);
+  const ProcessResult again = Deliver(conf_, "bob@example.com", Dsn());
   EXPECT_EQ(again.exit_code, 0) << again.out;
   EXPECT_EQ(again.out, "already stored as " + e.dn + "\n");
   EXPECT_EQ(Stored(server_).size(), 1u);

@@ -40,6 +40,8 @@ const std::vector<std::string> kRfc3464Files = {
     kFixtures + "dsn_postfix.eml",
     kFixtures + "dsn_rfc822_headers.eml",
     kFixtures + "dsn_global.eml",
+    kFixtures + "dsn_two_recipients.eml",
+    std::string(LDAPMDA_SOURCE_DIR) + "/conf/demo/bounce.eml",
 };
 
 // Bounces without a delivery-status part: qmail, Exim, and one pre-DSN
