@@ -331,13 +331,15 @@ Rows BounceRows(const std::vector<StoredReport>& reports) {
     for (const auto& v : r.results) {
       if (auto parsed = ParseDsnResult(v)) results.push_back(*parsed);
     }
-    const std::string diagnostic =
-        results.size() == 1 && r.diagnostics.size() == 1 ? r.diagnostics[0]
-                                                         : "";
+    const std::string only = results.size() == 1 && r.diagnostics.size() == 1
+                                 ? r.diagnostics[0]
+                                 : "";
     for (const DsnResult& d : results) {
-      rows.cells.push_back({IsoDate(r.delivered), d.action, d.status,
-                            d.recipient, diagnostic, r.reporting_mta,
-                            r.reported_message_id, r.key});
+      const auto it = r.recipient_diagnostics.find(AsciiLower(d.recipient));
+      rows.cells.push_back(
+          {IsoDate(r.delivered), d.action, d.status, d.recipient,
+           it != r.recipient_diagnostics.end() ? it->second : only,
+           r.reporting_mta, r.reported_message_id, r.key});
     }
   }
   std::sort(rows.cells.begin(), rows.cells.end(),

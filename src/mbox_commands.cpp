@@ -8,6 +8,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "ldapmda/escape.h"
 #include "ldapmda/listing.h"
 #include "ldapmda/message.h"
 #include "ldapmda/progress.h"
@@ -56,6 +57,27 @@ std::vector<StoredMessage> DeleteSelection(const MboxCommand& c,
   Require(store.List(filter, &selected));
   SortMessages(&selected, SortKey::kDelivered, false);
   return selected;
+}
+
+// The diagnostics of reports about several recipients, which the stored
+// attributes cannot match to them: from the stored message, parsed again
+// as the delivery did. One read per such report.
+void AddRecipientDiagnostics(MailboxStore& store,
+                             std::vector<StoredReport>* reports) {
+  for (StoredReport& r : *reports) {
+    if (r.results.size() < 2 || r.diagnostics.empty()) continue;
+    std::string raw;
+    bool found = false;
+    Require(store.ReadRaw(r.key, &raw, &found));
+    if (!found) continue;  // deleted meanwhile
+    for (const DsnRecipient& d : ParseReport(raw).recipients) {
+      auto diagnostic = SanitizeText(d.diagnostic, kMaxHeaderValue);
+      if (diagnostic) {
+        r.recipient_diagnostics.emplace(AsciiLower(d.final_recipient),
+                                        std::move(*diagnostic));
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -107,6 +129,7 @@ int ReportsCommand(const MboxCommand& c, MailboxStore& store) {
   std::vector<StoredReport> reports;
   Require(store.Reports(bounces ? "delivery-status" : "feedback-report",
                         DayTime(c.since), DayTime(c.before), &reports));
+  if (bounces) AddRecipientDiagnostics(store, &reports);
   const Rows rows = bounces ? BounceRows(reports) : ComplaintRows(reports);
   const RowFormat format = c.json  ? RowFormat::kJson
                            : c.csv ? RowFormat::kCsv

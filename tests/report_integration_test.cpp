@@ -131,7 +131,14 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
   EXPECT_TRUE(csv.out.starts_with("delivered,action,status,recipient,"))
       << csv.out;
-  EXPECT_NE(csv.out.find(",failed,5.1.1,dan@example.net,"), std::string::npos)
+  // Each recipient with its own diagnostic, read again from the message.
+  EXPECT_NE(csv.out.find(",failed,5.1.1,dan@example.net,550 5.1.1 "
+                         "<dan@example.net>: User unknown,mx1.example.com,"),
+            std::string::npos)
+      << csv.out;
+  EXPECT_NE(csv.out.find(",delayed,4.4.1,erin@example.org,connect to "
+                         "mx.example.org: timed out,"),
+            std::string::npos)
       << csv.out;
   EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 3);
 

@@ -319,6 +319,14 @@ TEST(ReportListingTest, BounceRowsOnePerRecipientInTimeOrder) {
                                    "carol@example.org", "", "", "", "aaa"}));
   EXPECT_EQ(rows.cells[1][3], "dan@x.org");
   EXPECT_EQ(rows.cells[1][1], "delayed");
+  EXPECT_EQ(rows.cells[1][4], "");  // two diagnostics, two recipients
+  // Parsed again from the stored message, each gets its own.
+  auto reports = SampleBounces();
+  reports[1].recipient_diagnostics = {{"dan@x.org", "timeout"},
+                                      {"carol@example.org", "over quota"}};
+  const Rows matched = BounceRows(reports);
+  EXPECT_EQ(matched.cells[0][4], "over quota");
+  EXPECT_EQ(matched.cells[1][4], "timeout");
   // One recipient: its diagnostic is known.
   EXPECT_EQ(rows.cells[2],
             (Values{"2026-12-01T10:00:00Z", "failed", "5.1.1",

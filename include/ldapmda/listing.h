@@ -86,8 +86,8 @@ std::optional<DsnResult> ParseDsnResult(std::string_view value);
 // One row per recipient of each delivery status report: delivered,
 // action, status, recipient, diagnostic, reportingMta, messageId, key;
 // sorted by delivery time, then key and recipient. The diagnostic is
-// shown when the report has one recipient: with several, their
-// mdaDsnDiagnostic values cannot be told apart.
+// the report's recipient_diagnostics entry, or, for a report about one
+// recipient, its one mdaDsnDiagnostic.
 Rows BounceRows(const std::vector<StoredReport>& reports);
 
 // One row per feedback report: delivered, type, recipients, sourceIp,

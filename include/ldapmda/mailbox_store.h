@@ -9,6 +9,7 @@
 #define LDAPMDA_MAILBOX_STORE_H_
 
 #include <ctime>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -56,6 +57,10 @@ struct StoredReport {
   std::string reported_message_id;
   std::vector<std::string> results;      // mdaDsnResult
   std::vector<std::string> diagnostics;  // mdaDsnDiagnostic
+  // Lower-case recipient -> its diagnostic, from the stored message parsed
+  // again (ldapmbox does that for reports about several recipients, whose
+  // mdaDsnDiagnostic values cannot be matched to them).
+  std::map<std::string, std::string> recipient_diagnostics;
   std::string feedback_type;
   std::string user_agent;
   std::string original_mail_from;
