@@ -106,11 +106,15 @@ std::string Transaction(const std::string& sender,
   return s + "DATA\r\n" + body + ".\r\n";
 }
 
-int Connections(const SlapdServer& server) {
+// The connections `dn` opened: slapd logs one BIND per connection. (Not
+// ACCEPT lines: slapd's own readiness probes on ldapi may be logged late,
+// which under valgrind raced with the count.)
+int BindsAs(const SlapdServer& server, const std::string& dn) {
   const std::string log = server.log();
+  const std::string needle = " BIND dn=\"" + dn + "\" method=";
   int n = 0;
-  for (std::size_t pos = 0;
-       (pos = log.find(" ACCEPT from ", pos)) != std::string::npos; ++pos) {
+  for (std::size_t pos = 0; (pos = log.find(needle, pos)) != std::string::npos;
+       ++pos) {
     ++n;
   }
   return n;
@@ -172,7 +176,6 @@ TEST_F(LmtpIntegrationTest, OneLdapConnectionForTheWholeSession) {
   options.debug_level = "stats";  // slapd logs each ACCEPT
   SlapdServer server(options);
   const std::string conf = Config(server);
-  const int before = Connections(server);
   std::string script = "LHLO postfix\r\n";
   for (int i = 0; i < 5; ++i) {
     script +=
@@ -183,8 +186,7 @@ TEST_F(LmtpIntegrationTest, OneLdapConnectionForTheWholeSession) {
       RunProcess({LDAPMDA_BINARY, "-c", conf, "--lmtp"}, script + "QUIT\r\n");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(Stored(server).size(), 10u);
-  // The test's own admin connection for Stored() is the only other one.
-  EXPECT_EQ(Connections(server) - before, 1 + 1) << server.log();
+  EXPECT_EQ(BindsAs(server, server.service_dn()), 1) << server.log();
 }
 
 TEST_F(LmtpIntegrationTest, ReconnectsWhenTheDirectoryComesBack) {
