@@ -147,12 +147,20 @@ std::string ExpandMailboxDn(std::string_view tmpl, std::string_view entry_dn,
                             std::string_view address) {
   const auto parsed = ParseAddress(address);
   std::string out;
+  // Set when a placeholder expanded to nothing right after an '=': the
+  // template's next character then starts the value, where '#' (a hex
+  // value) or ' ' would change its meaning (RFC 4514 2.4), so it is
+  // escaped. Found by fuzz_address: {domain} of an address without one.
+  bool value_start = false;
   for (std::size_t i = 0; i < tmpl.size(); ++i) {
     const auto close = tmpl.find('}', i);
     if (tmpl[i] != '{' || close == std::string_view::npos) {
+      if (value_start && (tmpl[i] == '#' || tmpl[i] == ' ')) out += '\\';
+      value_start = false;
       out += tmpl[i];
       continue;
     }
+    const std::size_t before = out.size();
     const auto name = tmpl.substr(i + 1, close - i - 1);
     if (name == "dn") {
       out += entry_dn;
@@ -165,6 +173,7 @@ std::string ExpandMailboxDn(std::string_view tmpl, std::string_view entry_dn,
     } else {
       out += tmpl.substr(i, close - i + 1);
     }
+    value_start = out.size() == before && !out.empty() && out.back() == '=';
     i = close;
   }
   return out;

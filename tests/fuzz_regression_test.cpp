@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ldapmda/config.h"
+#include "ldapmda/escape.h"
 #include "ldapmda/lmtp.h"
 #include "ldapmda/message.h"
 #include "support/process.h"
@@ -142,6 +143,27 @@ TEST(FuzzRegressionTest, PlaceholderInALineWithoutEqualsSign) {
                     "empty line");
     }
   }
+}
+
+// fuzz_address: a mailbox_dn template with a literal '#' right after a
+// placeholder that expands to nothing ({domain} of an address without a
+// domain). The '#' then started the value, which RFC 4514 reads as a
+// hex-encoded value: the DN did not parse. It is escaped now; so is a
+// space there.
+TEST(FuzzRegressionTest, LiteralSharpAfterAnEmptyPlaceholder) {
+  const std::string entry = "cn=a\\,b+sn=c,dc=x";
+  const std::string sharp =
+      ExpandMailboxDn("cn={user}+uid={domain}#{dn}", entry, "#hainbox");
+  EXPECT_EQ(sharp, "cn=\\#hainbox+uid=\\#cn=a\\,b+sn=c,dc=x");
+  EXPECT_EQ(FirstRdnValue(sharp), "#hainbox");
+  const std::string space =
+      ExpandMailboxDn("cn={domain} x,{dn}", entry, "alice");
+  EXPECT_EQ(space, "cn=\\ x,cn=a\\,b+sn=c,dc=x");
+  EXPECT_EQ(FirstRdnValue(space), " x");
+  // With a domain, or without a placeholder before it, nothing changes.
+  EXPECT_EQ(ExpandMailboxDn("cn={domain}#1,{dn}", "dc=x", "a@b.example"),
+            "cn=b.example#1,dc=x");
+  EXPECT_EQ(ExpandMailboxDn("cn=x{domain}#1,{dn}", "dc=x", "a"), "cn=x#1,dc=x");
 }
 
 }  // namespace
