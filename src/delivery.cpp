@@ -44,10 +44,12 @@ std::optional<long long> ParseCount(std::string_view text) {
 }
 
 // What slapd answers an add that uses attributes or classes its schema
-// does not define, or values their syntax refuses.
+// does not define, values their syntax refuses, or two values its
+// matching rule takes for one (AddSet folds as closely as it can).
 bool RefusedReportAttributes(const DirResult& r) {
   return r.code == LDAP_UNDEFINED_TYPE ||
-         r.code == LDAP_OBJECT_CLASS_VIOLATION || r.code == LDAP_INVALID_SYNTAX;
+         r.code == LDAP_OBJECT_CLASS_VIOLATION ||
+         r.code == LDAP_INVALID_SYNTAX || r.code == LDAP_TYPE_OR_VALUE_EXISTS;
 }
 
 }  // namespace
@@ -159,7 +161,7 @@ void MessageEntry::AddSet(std::string name,
   for (const std::string& value : values) {
     auto clean = SanitizeText(value, kMaxHeaderValue);
     if (!clean) continue;
-    const std::string folded = AsciiLower(*clean);
+    const std::string folded = FoldForMatching(*clean);
     if (std::find(seen.begin(), seen.end(), folded) != seen.end()) continue;
     seen.push_back(folded);
     owned_.push_back(std::move(*clean));
@@ -334,12 +336,15 @@ DirResult Delivery::AddMessage(const std::string& message_dn,
   const DirResult r = store_.Add(message_dn, entry.attributes());
   if (!RefusedReportAttributes(r) || !entry.has_report()) return r;
   // A directory whose schema predates mdaReport (slapd checks the schema
-  // before the parent exists): the message matters, its report data does
-  // not. Store it without them, and say so.
-  Log(LogLevel::kWarning, "storing " + message_dn +
-                              " without its report attributes: " +
-                              ClassifyLdapResult(LdapOp::kAddMessage, r).text +
-                              "; load the current ldapmda.schema (mdaReport)");
+  // before the parent exists), or report values it will not take: the
+  // message matters, its report data does not. Store it without them,
+  // and say so.
+  const char* advice = r.code == LDAP_TYPE_OR_VALUE_EXISTS
+                           ? ""
+                           : "; load the current ldapmda.schema (mdaReport)";
+  Log(LogLevel::kWarning,
+      "storing " + message_dn + " without its report attributes: " +
+          ClassifyLdapResult(LdapOp::kAddMessage, r).text + advice);
   return store_.Add(message_dn, entry.attributes_without_report());
 }
 

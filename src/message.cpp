@@ -117,6 +117,16 @@ std::optional<std::string> SanitizeText(std::string_view text,
   return out;
 }
 
+std::string FoldForMatching(std::string_view text) {
+  // GLib wants valid UTF-8; SanitizeText's values always are.
+  GString valid(
+      g_utf8_make_valid(text.data(), static_cast<gssize>(text.size())));
+  GString normal(g_utf8_normalize(valid.get(), -1, G_NORMALIZE_ALL));
+  if (!normal) return valid.get();
+  GString folded(g_utf8_casefold(normal.get(), -1));
+  return folded.get();
+}
+
 std::optional<std::string> GeneralizedTime(std::time_t t) {
   struct tm tm {};
   if (gmtime_r(&t, &tm) == nullptr || tm.tm_year + 1900 < 1 ||

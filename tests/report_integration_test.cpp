@@ -163,6 +163,25 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
   EXPECT_EQ(std::count(none.out.begin(), none.out.end(), '\n'), 1);
 }
 
+// Two recipients that differ only in the case of a non-ASCII letter are
+// one value to slapd's caseIgnoreMatch: an add with both would be refused
+// (typeOrValueExists), and the message must be stored all the same.
+TEST_F(ReportIntegrationTest, ValuesEqualOnlyToTheServerStillStore) {
+  std::string raw = Dsn();
+  const std::string block = "Final-Recipient: rfc822; erin@example.org\n";
+  const std::size_t at = raw.find(block);
+  ASSERT_NE(at, std::string::npos);
+  raw.insert(at,
+             "Final-Recipient: rfc822; J\xc3\x96RG@example.net\n"
+             "Action: failed\nStatus: 5.1.1\n\n"
+             "Final-Recipient: rfc822; j\xc3\xb6rg@example.net\n"
+             "Action: failed\nStatus: 5.1.1\n\n");
+  const TestEntry e = DeliverOne("bob@example.com", raw);
+  EXPECT_EQ(e.First("mdaRawMessage"), raw);
+  EXPECT_EQ(e.First("mdaReportType"), "delivery-status");
+  EXPECT_EQ(e.Values("mdaDsnRecipient").size(), 3u);
+}
+
 TEST_F(ReportIntegrationTest, ComplaintIsSearchable) {
   const TestEntry e =
       DeliverOne("carol@example.com", ReadFixture("arf_abuse.eml"));

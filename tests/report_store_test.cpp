@@ -47,6 +47,9 @@ MessageInfo BounceInfo() {
        "mx.example.org"},
       // The same address twice (some MTAs repeat a block): one value each.
       {"bob@EXAMPLE.org", "", "failed", "5.1.1", "", ""},
+      // Equal to caseIgnoreMatch only beyond ASCII: also one value.
+      {"J\xc3\x96RG@example.org", "", "failed", "5.1.1", "", ""},
+      {"j\xc3\xb6rg@example.org", "", "failed", "5.1.1", "", ""},
   };
   return info;
 }
@@ -65,7 +68,8 @@ TEST(ReportEntryTest, DeliveryStatusBecomesMdaReportAttributes) {
   EXPECT_EQ(a["mdaReportedMessageId"], Values{"orig.1@example.com"});
   EXPECT_EQ(a["mdaAutoSubmitted"], Values{"auto-replied"});
   EXPECT_EQ(a["mdaDsnRecipient"],
-            (Values{"bob@example.org", "Carol@Example.org"}));
+            (Values{"bob@example.org", "Carol@Example.org",
+                    "J\xc3\x96RG@example.org"}));
   EXPECT_EQ(a["mdaDsnOriginalRecipient"], Values{"bob@example.org"});
   EXPECT_EQ(a["mdaDsnAction"], (Values{"failed", "delayed"}));
   EXPECT_EQ(a["mdaDsnStatus"], (Values{"5.1.1", "4.4.1"}));
@@ -73,8 +77,10 @@ TEST(ReportEntryTest, DeliveryStatusBecomesMdaReportAttributes) {
             (Values{"550 5.1.1 <bob@example.org>: User unknown",
                     "connect timed out"}));
   EXPECT_EQ(a["mdaDsnRemoteMta"], Values{"mx.example.org"});
-  EXPECT_EQ(a["mdaDsnResult"], (Values{"failed;5.1.1;bob@example.org",
-                                       "delayed;4.4.1;carol@example.org"}));
+  EXPECT_EQ(
+      a["mdaDsnResult"],
+      (Values{"failed;5.1.1;bob@example.org", "delayed;4.4.1;carol@example.org",
+              "failed;5.1.1;j\xc3\x96rg@example.org"}));
   EXPECT_EQ(a.count("mdaArfFeedbackType"), 0u);
 }
 
@@ -187,6 +193,16 @@ TEST(ReportEntryTest, AnOlderSchemaGetsTheMessageWithoutTheReport) {
       EXPECT_EQ(a.values, Values{"mdaMessage"});
     }
   }
+
+  // Two values the server takes for one: the same.
+  directory.add_codes = {LDAP_TYPE_OR_VALUE_EXISTS};
+  directory.added.clear();
+  EXPECT_EQ(delivery
+                .Store("cn=mailbox,uid=b,dc=x",
+                       "mdaKey=k,cn=mailbox,uid=b,dc=x", entry, &created)
+                .disposition(),
+            Disposition::kSent);
+  EXPECT_EQ(directory.added.size(), 2u);
 
   // Any other refusal is not retried without the report.
   directory.add_codes = {LDAP_INSUFFICIENT_ACCESS};

@@ -44,6 +44,11 @@ MessageInfo ParseMessage(std::string_view raw);
 std::optional<std::string> SanitizeText(std::string_view text,
                                         std::size_t max_bytes);
 
+// `text` (UTF-8) in a form where values that LDAP's caseIgnoreMatch
+// takes for one are equal: NFKC-normalised and Unicode case-folded. It
+// may merge a little more than slapd does, never less that we know of.
+std::string FoldForMatching(std::string_view text);
+
 // `t` as generalizedTime in UTC, "YYYYMMDDHHMMSSZ"; nullopt outside the
 // years 1 to 9999.
 std::optional<std::string> GeneralizedTime(std::time_t t);
