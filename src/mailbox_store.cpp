@@ -19,28 +19,24 @@ const std::vector<std::string>& ListAttributes() {
   return attrs;
 }
 
-const std::string& First(const Entry& entry, std::string_view name) {
-  static const std::string empty;
-  for (const auto& a : entry.attributes) {
-    if (AsciiLower(a.name) == AsciiLower(name) && !a.values.empty()) {
-      return a.values.front();
-    }
-  }
-  return empty;
-}
-
-// mdaKey, or the RDN's value when the attribute was not returned.
-std::string KeyOf(const Entry& e) {
-  const std::string& key = First(e, "mdaKey");
-  return key.empty() ? FirstRdnValue(e.dn).value_or("") : key;
-}
-
 const std::vector<std::string>& All(const Entry& entry, std::string_view name) {
   static const std::vector<std::string> none;
   for (const auto& a : entry.attributes) {
     if (AsciiLower(a.name) == AsciiLower(name)) return a.values;
   }
   return none;
+}
+
+const std::string& First(const Entry& entry, std::string_view name) {
+  static const std::string empty;
+  const std::vector<std::string>& values = All(entry, name);
+  return values.empty() ? empty : values.front();
+}
+
+// mdaKey, or the RDN's value when the attribute was not returned.
+std::string KeyOf(const Entry& e) {
+  const std::string& key = First(e, "mdaKey");
+  return key.empty() ? FirstRdnValue(e.dn).value_or("") : key;
 }
 
 const std::vector<std::string>& ReportAttributes() {

@@ -70,12 +70,11 @@ void AddRecipientDiagnostics(MailboxStore& store,
     bool found = false;
     Require(store.ReadRaw(r.key, &raw, &found));
     if (!found) continue;  // deleted meanwhile
+    // ParseReport's values are already what the delivery stored.
     for (const DsnRecipient& d : ParseReport(raw).recipients) {
-      auto diagnostic = SanitizeText(d.diagnostic, kMaxHeaderValue);
-      if (diagnostic) {
-        r.recipient_diagnostics.emplace(AsciiLower(d.final_recipient),
-                                        std::move(*diagnostic));
-      }
+      if (d.diagnostic.empty()) continue;
+      r.recipient_diagnostics.emplace(AsciiLower(d.final_recipient),
+                                      d.diagnostic);
     }
   }
 }

@@ -55,30 +55,32 @@ TEST(StatusDeathTest, InvalidDsnIsAProgrammingError) {
 }
 
 TEST(StatusTest, SingleSuccessPrintsTheText) {
-  const Verdict v = CombineVerdicts({{"a@example.com", Outcome::Sent("stored as x")}});
+  const Verdict v =
+      CombineVerdicts({{"a@example.com", Outcome::Sent("stored as x")}});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_EQ(v.line, "stored as x\n");
 }
 
 TEST(StatusTest, FailureLineStartsWithTheDsnAtByteZeroAndNamesRecipient) {
-  const Verdict v =
-      CombineVerdicts({{"a@example.com", {kDsnNoSuchUser, "no such user here"}}});
+  const Verdict v = CombineVerdicts(
+      {{"a@example.com", {kDsnNoSuchUser, "no such user here"}}});
   EXPECT_EQ(v.exit_code, 67);
   EXPECT_EQ(v.line, "5.1.1 <a@example.com>: no such user here\n");
 }
 
 TEST(StatusTest, AnyDeferralDefersTheRun) {
-  const Verdict v = CombineVerdicts({{"a@x", Outcome::Sent("stored")},
-                            {"b@x", {kDsnNoSuchUser, "unknown"}},
-                            {"c@x", {kDsnDirectoryUnavailable, "down"}}});
+  const Verdict v =
+      CombineVerdicts({{"a@x", Outcome::Sent("stored")},
+                       {"b@x", {kDsnNoSuchUser, "unknown"}},
+                       {"c@x", {kDsnDirectoryUnavailable, "down"}}});
   EXPECT_EQ(v.exit_code, 75);
   EXPECT_EQ(v.line, "4.4.3 <c@x>: down\n");
 }
 
 TEST(StatusTest, BounceWithoutDeferralBouncesAndListsAllBounced) {
   const Verdict v = CombineVerdicts({{"a@x", {kDsnNoSuchUser, "unknown"}},
-                            {"b@x", Outcome::Sent("stored")},
-                            {"c@x", {kDsnTooBig, "too big"}}});
+                                     {"b@x", Outcome::Sent("stored")},
+                                     {"c@x", {kDsnTooBig, "too big"}}});
   EXPECT_EQ(v.exit_code, 67);
   EXPECT_EQ(v.line, "5.1.1 <a@x>: unknown; <c@x>: too big\n");
 }

@@ -68,11 +68,14 @@ struct Report {
   std::string auto_submitted;
 };
 
-// Reads `raw` (any line endings). Parses more than the headers only when
-// the headers say it may be a report (multipart/report, message/feedback-
-// report) or a bounce (a null or MAILER-DAEMON/postmaster sender with a
-// known non-standard body), so that ordinary mail costs next to nothing.
-// Never throws on bad input; a malformed report yields what could be read.
+// Reads `raw` (any line endings). A message that is not multipart costs a
+// header parse, unless its headers say it may be a report (message/
+// feedback-report, message/delivery-status) or a bounce (a null or
+// MAILER-DAEMON/postmaster sender with a known non-standard body). A
+// multipart one is also split into its parts (one pass over at most 4 MB),
+// since a report may be forwarded inside multipart/mixed; only the report
+// parts are decoded. Never throws on bad input; a malformed report yields
+// what could be read.
 Report ParseReport(std::string_view raw);
 
 }  // namespace ldapmda
