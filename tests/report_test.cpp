@@ -6,23 +6,18 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "ldapmda/message.h"
+#include "support/process.h"
 
 namespace ldapmda {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << path;
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::ReadFile;
 
 std::string Corpus(const std::string& name) {
   return ReadFile(std::string(LDAPMDA_CORPUS_DIR) + "/" + name);

@@ -4,11 +4,9 @@
 // the agreement rates must not fall below what was measured.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -16,7 +14,9 @@
 #include <tuple>
 #include <vector>
 
+#include "ldapmda/escape.h"
 #include "ldapmda/report.h"
+#include "support/process.h"
 
 namespace ldapmda {
 namespace {
@@ -92,50 +92,34 @@ const Known kKnownDisagreements[] = {
 
 using Pairs = std::map<std::string, std::string>;  // recipient -> status
 
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << path;
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 Pairs Ours(const std::string& path) {
   Pairs pairs;
-  for (const DsnRecipient& r : ParseReport(ReadFile(path)).recipients) {
-    pairs[Lower(r.final_recipient)] = r.status;
+  for (const DsnRecipient& r :
+       ParseReport(testing::ReadFile(path)).recipients) {
+    pairs[AsciiLower(r.final_recipient)] = r.status;
   }
   return pairs;
 }
 
 struct SisimaiRun {
   int exit_status = -1;
+  std::string err;                     // its standard error
   std::map<std::string, Pairs> found;  // by path
   std::set<std::string> files;         // every path that yielded a line
 };
 
 // Runs tests/tools/sisimai_dump.pl on `paths`.
 SisimaiRun RunSisimai(const std::vector<std::string>& paths) {
-  std::string command = "perl '" + std::string(LDAPMDA_SOURCE_DIR) +
-                        "/tests/tools/sisimai_dump.pl'";
-  for (const std::string& p : paths) {
-    EXPECT_EQ(p.find('\''), std::string::npos) << p;
-    command += " '" + p + "'";
-  }
+  std::vector<std::string> argv = {
+      "/usr/bin/perl",
+      std::string(LDAPMDA_SOURCE_DIR) + "/tests/tools/sisimai_dump.pl"};
+  argv.insert(argv.end(), paths.begin(), paths.end());
+  const testing::ProcessResult r =
+      testing::RunProcess(argv, "", std::chrono::seconds(120));
   SisimaiRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) {
-    out.append(buf, n);
-  }
-  run.exit_status = pclose(pipe);
+  run.exit_status = r.exit_code;
+  run.err = r.err;
+  const std::string& out = r.out;
   std::istringstream lines(out);
   std::string line;
   while (std::getline(lines, line)) {
@@ -144,7 +128,7 @@ SisimaiRun RunSisimai(const std::vector<std::string>& paths) {
     for (std::string col; std::getline(cols, col, '\t');) f.push_back(col);
     if (f.size() < 3) continue;
     run.files.insert(f[0]);
-    if (!f[1].empty()) run.found[f[0]][Lower(f[1])] = f[2];
+    if (!f[1].empty()) run.found[f[0]][AsciiLower(f[1])] = f[2];
   }
   return run;
 }
@@ -204,7 +188,8 @@ TEST(SisimaiTest, AgreesWithParseReportOnBounces) {
   // Sisimai is a test dependency (scripts/install-deps): its absence is a
   // failure, never a skip.
   ASSERT_EQ(run.exit_status, 0)
-      << "perl or Sisimai (libsisimai-perl) missing, or a file unreadable";
+      << "perl or Sisimai (libsisimai-perl) missing, or a file unreadable: "
+      << run.err;
   for (const std::string& path : all) {
     EXPECT_TRUE(run.files.count(path)) << "no output for " << path;
   }
