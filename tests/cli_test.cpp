@@ -1,5 +1,5 @@
 // Unit tests: pipe-mode command line.
-#include "ldapmda/cli.h"
+#include "mda/cli.h"
 
 #include <gtest/gtest.h>
 

@@ -29,9 +29,9 @@ class ScriptedReplica : public FakeDirectory {
                    std::vector<Entry>* entries) override {
     searches.push_back(request);
     entries->clear();
-    if (code != LDAP_SUCCESS) return {code, "scripted"};
+    if (code != LDAP_SUCCESS) return LdapResult(code, "scripted");
     if (static_cast<int>(searches.size()) < visible_after) {
-      return {LDAP_NO_SUCH_OBJECT, ""};
+      return LdapResult(LDAP_NO_SUCH_OBJECT);
     }
     entries->push_back({request.base, {}});
     return {};

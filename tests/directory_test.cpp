@@ -1,73 +1,76 @@
-// Unit tests: the one table from LDAP result codes to outcomes.
+// Unit tests: the one table from LDAP result codes (through LdapResult)
+// to outcomes.
 #include "ldapmda/directory.h"
 
 #include <gtest/gtest.h>
 #include <ldap.h>
 
+#include "ldap/ldap_directory.h"
+
 namespace ldapmda {
 namespace {
 
 struct Row {
-  LdapOp op;
+  DirOp op;
   int code;
   Dsn want;
 };
 
 TEST(ClassifyLdapResultTest, Table) {
   const Row rows[] = {
-      {LdapOp::kAddMessage, LDAP_SUCCESS, kDsnStored},
-      {LdapOp::kAddMessage, LDAP_ALREADY_EXISTS, kDsnStored},  // a retry
-      {LdapOp::kAddMailbox, LDAP_ALREADY_EXISTS, kDsnStored},  // a race
-      {LdapOp::kSearch, LDAP_ALREADY_EXISTS, kDsnConfig},
-      {LdapOp::kAddMessage, LDAP_ADMINLIMIT_EXCEEDED, kDsnTooBig},
-      {LdapOp::kSearch, LDAP_ADMINLIMIT_EXCEEDED, kDsnDirectoryUnavailable},
-      {LdapOp::kSearch, LDAP_SERVER_DOWN, kDsnDirectoryUnavailable},
-      {LdapOp::kConnect, LDAP_CONNECT_ERROR, kDsnDirectoryUnavailable},
-      {LdapOp::kSearch, LDAP_TIMEOUT, kDsnDirectoryUnavailable},
-      {LdapOp::kSearch, LDAP_TIMELIMIT_EXCEEDED, kDsnDirectoryUnavailable},
-      {LdapOp::kAddMessage, LDAP_BUSY, kDsnDirectoryUnavailable},
-      {LdapOp::kAddMessage, LDAP_UNAVAILABLE, kDsnDirectoryUnavailable},
-      {LdapOp::kAddMessage, LDAP_OTHER, kDsnDirectoryUnavailable},
-      {LdapOp::kAddMessage, LDAP_REFERRAL, kDsnDirectoryUnavailable},
-      {LdapOp::kAddMessage, LDAP_UNWILLING_TO_PERFORM,
-       kDsnDirectoryUnavailable},
-      {LdapOp::kConnect, LDAP_INVALID_CREDENTIALS, kDsnConfig},
-      {LdapOp::kConnect, LDAP_INAPPROPRIATE_AUTH, kDsnConfig},
-      {LdapOp::kAddMessage, LDAP_INSUFFICIENT_ACCESS, kDsnConfig},
-      {LdapOp::kConnect, LDAP_STRONG_AUTH_REQUIRED, kDsnConfig},
-      {LdapOp::kSearch, LDAP_NO_SUCH_OBJECT, kDsnConfig},
-      {LdapOp::kAddMessage, LDAP_UNDEFINED_TYPE, kDsnConfig},
-      {LdapOp::kAddMessage, LDAP_OBJECT_CLASS_VIOLATION, kDsnConfig},
-      {LdapOp::kAddMessage, LDAP_INVALID_SYNTAX, kDsnConfig},
-      {LdapOp::kSearch, LDAP_FILTER_ERROR, kDsnConfig},
-      {LdapOp::kAddMailbox, LDAP_INVALID_DN_SYNTAX, kDsnConfig},
-      {LdapOp::kAddMailbox, LDAP_NAMING_VIOLATION, kDsnConfig},
-      {LdapOp::kSearch, LDAP_NO_MEMORY, kDsnInternal},
-      {LdapOp::kSearch, 4711, kDsnInternal},  // unknown: defer
-      {LdapOp::kAddMessage, LDAP_NO_RESULTS_RETURNED, kDsnInternal},
+      {DirOp::kAddMessage, LDAP_SUCCESS, kDsnStored},
+      {DirOp::kAddMessage, LDAP_ALREADY_EXISTS, kDsnStored},  // a retry
+      {DirOp::kAddMailbox, LDAP_ALREADY_EXISTS, kDsnStored},  // a race
+      {DirOp::kSearch, LDAP_ALREADY_EXISTS, kDsnConfig},
+      {DirOp::kAddMessage, LDAP_ADMINLIMIT_EXCEEDED, kDsnTooBig},
+      {DirOp::kSearch, LDAP_ADMINLIMIT_EXCEEDED, kDsnDirectoryUnavailable},
+      {DirOp::kSearch, LDAP_SERVER_DOWN, kDsnDirectoryUnavailable},
+      {DirOp::kConnect, LDAP_CONNECT_ERROR, kDsnDirectoryUnavailable},
+      {DirOp::kSearch, LDAP_TIMEOUT, kDsnDirectoryUnavailable},
+      {DirOp::kSearch, LDAP_TIMELIMIT_EXCEEDED, kDsnDirectoryUnavailable},
+      {DirOp::kAddMessage, LDAP_BUSY, kDsnDirectoryUnavailable},
+      {DirOp::kAddMessage, LDAP_UNAVAILABLE, kDsnDirectoryUnavailable},
+      {DirOp::kAddMessage, LDAP_OTHER, kDsnDirectoryUnavailable},
+      {DirOp::kAddMessage, LDAP_REFERRAL, kDsnDirectoryUnavailable},
+      {DirOp::kAddMessage, LDAP_UNWILLING_TO_PERFORM, kDsnDirectoryUnavailable},
+      {DirOp::kConnect, LDAP_INVALID_CREDENTIALS, kDsnConfig},
+      {DirOp::kConnect, LDAP_INAPPROPRIATE_AUTH, kDsnConfig},
+      {DirOp::kAddMessage, LDAP_INSUFFICIENT_ACCESS, kDsnConfig},
+      {DirOp::kConnect, LDAP_STRONG_AUTH_REQUIRED, kDsnConfig},
+      {DirOp::kSearch, LDAP_NO_SUCH_OBJECT, kDsnConfig},
+      {DirOp::kAddMessage, LDAP_UNDEFINED_TYPE, kDsnConfig},
+      {DirOp::kAddMessage, LDAP_OBJECT_CLASS_VIOLATION, kDsnConfig},
+      {DirOp::kAddMessage, LDAP_INVALID_SYNTAX, kDsnConfig},
+      {DirOp::kSearch, LDAP_FILTER_ERROR, kDsnConfig},
+      {DirOp::kAddMailbox, LDAP_INVALID_DN_SYNTAX, kDsnConfig},
+      {DirOp::kAddMailbox, LDAP_NAMING_VIOLATION, kDsnConfig},
+      {DirOp::kSearch, LDAP_NO_MEMORY, kDsnInternal},
+      {DirOp::kSearch, 4711, kDsnInternal},  // unknown: defer
+      {DirOp::kAddMessage, LDAP_NO_RESULTS_RETURNED, kDsnInternal},
   };
   for (const auto& row : rows) {
-    const Outcome o = ClassifyLdapResult(row.op, {row.code, "diag"});
+    const Outcome o = ClassifyDirResult(row.op, LdapResult(row.code, "diag"));
     EXPECT_EQ(o.dsn, row.want) << "code " << row.code;
   }
 }
 
 TEST(ClassifyLdapResultTest, NoLdapCodeBouncesExceptTheSizeLimitOnAnAdd) {
   for (int code = -20; code < 200; ++code) {
-    for (LdapOp op : {LdapOp::kConnect, LdapOp::kSearch, LdapOp::kAddMessage,
-                      LdapOp::kAddMailbox}) {
-      const Outcome o = ClassifyLdapResult(op, {code, ""});
+    for (DirOp op : {DirOp::kConnect, DirOp::kSearch, DirOp::kAddMessage,
+                     DirOp::kAddMailbox}) {
+      const Outcome o = ClassifyDirResult(op, LdapResult(code));
       if (o.disposition() == Disposition::kBounce) {
         EXPECT_EQ(code, LDAP_ADMINLIMIT_EXCEEDED);
-        EXPECT_EQ(op, LdapOp::kAddMessage);
+        EXPECT_EQ(op, DirOp::kAddMessage);
       }
     }
   }
 }
 
 TEST(ClassifyLdapResultTest, TextCarriesTheServerDiagnostic) {
-  const Outcome o = ClassifyLdapResult(
-      LdapOp::kAddMessage, {LDAP_UNWILLING_TO_PERFORM, "shadow context"});
+  const Outcome o = ClassifyDirResult(
+      DirOp::kAddMessage,
+      LdapResult(LDAP_UNWILLING_TO_PERFORM, "shadow context"));
   EXPECT_NE(o.text.find("shadow context"), std::string::npos);
   EXPECT_NE(o.text.find("(53)"), std::string::npos);
 }
@@ -84,19 +87,20 @@ TEST(ClassifyLdapResultTest, TlsFailureIsASetupProblemWhateverTheCode) {
               {LDAP_CONNECT_ERROR, kDsnDirectoryUnavailable},
               {LDAP_PROTOCOL_ERROR, kDsnInternal}};
   for (const auto& row : rows) {
-    DirResult r{row.code, "StartTLS with ldap://x failed: certificate"};
-    EXPECT_EQ(ClassifyLdapResult(LdapOp::kConnect, r).dsn, row.unflagged)
+    DirResult r =
+        LdapResult(row.code, "StartTLS with ldap://x failed: certificate");
+    EXPECT_EQ(ClassifyDirResult(DirOp::kConnect, r).dsn, row.unflagged)
         << row.code;
     r.tls_failure = true;
-    const Outcome o = ClassifyLdapResult(LdapOp::kConnect, r);
+    const Outcome o = ClassifyDirResult(DirOp::kConnect, r);
     EXPECT_EQ(o.dsn, kDsnConfig) << row.code;
     EXPECT_EQ(o.disposition(), Disposition::kDefer) << row.code;
     EXPECT_NE(o.text.find("certificate"), std::string::npos) << o.text;
   }
   // The flag never turns a success into a failure.
-  DirResult ok{LDAP_SUCCESS, ""};
+  DirResult ok = LdapResult(LDAP_SUCCESS);
   ok.tls_failure = true;
-  EXPECT_EQ(ClassifyLdapResult(LdapOp::kConnect, ok).dsn, kDsnStored);
+  EXPECT_EQ(ClassifyDirResult(DirOp::kConnect, ok).dsn, kDsnStored);
 }
 
 }  // namespace

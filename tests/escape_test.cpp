@@ -3,10 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include "addr.h"
+#include "ldapmda/ldap_syntax.h"
+#include "ldapmda/text.h"
+
 namespace ldapmda {
 namespace {
 
 using namespace std::string_literals;
+using testing::Addr;
 
 struct EscapeRow {
   std::string in;
@@ -78,21 +83,23 @@ TEST(AddressTest, Parse) {
 }
 
 TEST(QueryFilterTest, ExpandsAndEscapesEveryValue) {
-  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)", "alice@example.com"),
+  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)", Addr("alice@example.com")),
             "(mail=alice@example.com)");
-  EXPECT_EQ(*ExpandQueryFilter("(&(uid=%u)(dc=%d))", "alice@example.com"),
+  EXPECT_EQ(*ExpandQueryFilter("(&(uid=%u)(dc=%d))", Addr("alice@example.com")),
             "(&(uid=alice)(dc=example.com))");
-  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)(x=100%%)", "a@b"),
+  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)(x=100%%)", Addr("a@b")),
             "(mail=a@b)(x=100%)");
-  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)", "*)(uid=*@example.com"),
+  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)", Addr("*)(uid=*@example.com")),
             "(mail=\\2a\\29\\28uid=\\2a@example.com)");
-  EXPECT_EQ(*ExpandQueryFilter("(uid=%u)", "a*@b(c)"), "(uid=a\\2a)");
-  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)", "x\\00@y"), "(mail=x\\5c00@y)");
+  EXPECT_EQ(*ExpandQueryFilter("(uid=%u)", Addr("a*@b(c)")), "(uid=a\\2a)");
+  EXPECT_EQ(*ExpandQueryFilter("(mail=%s)", Addr("x\\00@y")),
+            "(mail=x\\5c00@y)");
 }
 
 TEST(QueryFilterTest, DomainPlaceholderWithoutDomainFindsNothing) {
-  EXPECT_FALSE(ExpandQueryFilter("(&(uid=%u)(dc=%d))", "postmaster"));
-  EXPECT_EQ(*ExpandQueryFilter("(uid=%u)", "postmaster"), "(uid=postmaster)");
+  EXPECT_FALSE(ExpandQueryFilter("(&(uid=%u)(dc=%d))", Addr("postmaster")));
+  EXPECT_EQ(*ExpandQueryFilter("(uid=%u)", Addr("postmaster")),
+            "(uid=postmaster)");
 }
 
 TEST(QueryFilterTest, Validation) {
@@ -108,12 +115,12 @@ TEST(QueryFilterTest, Validation) {
 TEST(MailboxDnTest, ExpandsPlaceholders) {
   EXPECT_EQ(ExpandMailboxDn("cn=mailbox,{dn}",
                             "uid=alice,ou=people,dc=example,dc=com",
-                            "alice@example.com"),
+                            Addr("alice@example.com")),
             "cn=mailbox,uid=alice,ou=people,dc=example,dc=com");
-  EXPECT_EQ(
-      ExpandMailboxDn("cn={address},ou=mail", "ignored", "a,b+c@example.com"),
-      "cn=a\\,b\\+c@example.com,ou=mail");
-  EXPECT_EQ(ExpandMailboxDn("cn={user},dc={domain}", "x", " #u@d"),
+  EXPECT_EQ(ExpandMailboxDn("cn={address},ou=mail", "ignored",
+                            Addr("a,b+c@example.com")),
+            "cn=a\\,b\\+c@example.com,ou=mail");
+  EXPECT_EQ(ExpandMailboxDn("cn={user},dc={domain}", "x", Addr(" #u@d")),
             "cn=\\ #u,dc=d");  // # is special only in front
 }
 

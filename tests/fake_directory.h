@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "ldap/ldap_directory.h"
 #include "ldapmda/directory.h"
 
 namespace ldapmda::testing {
 
-// Scripted directory: search results and add codes are queued by the test;
+// Scripted directory: search results and add codes (LDAP result codes,
+// turned into DirResults by src/ldap's LdapResult) are queued by the test;
 // every request is recorded.
 class FakeDirectory : public Directory {
  public:
@@ -26,17 +28,17 @@ class FakeDirectory : public Directory {
     entries->clear();
     if (request.scope == Scope::kBase) {
       const auto it = entries_by_dn.find(request.base);
-      if (it == entries_by_dn.end()) return {LDAP_NO_SUCH_OBJECT, ""};
+      if (it == entries_by_dn.end()) return LdapResult(LDAP_NO_SUCH_OBJECT);
       entries->push_back(it->second);
       return {};
     }
     if (!by_filter.empty()) {
       const auto it = by_filter.find(request.filter);
       if (it != by_filter.end()) *entries = it->second;
-      return {search_code, ""};
+      return LdapResult(search_code);
     }
     *entries = search_entries;
-    return {search_code, ""};
+    return LdapResult(search_code);
   }
   DirResult Delete(const std::string& dn) override {
     deleted.push_back(dn);
@@ -46,7 +48,7 @@ class FakeDirectory : public Directory {
                    const std::vector<Modification>& changes) override {
     modified.push_back(dn);
     last_changes = changes;
-    return {modify_code, ""};
+    return LdapResult(modify_code);
   }
   DirResult Add(const std::string& dn,
                 const std::vector<AttributeView>& attributes) override {
@@ -59,7 +61,7 @@ class FakeDirectory : public Directory {
     if (add_codes.empty()) return {};
     const int code = add_codes.front();
     add_codes.pop_front();
-    return {code, ""};
+    return LdapResult(code);
   }
 
   std::vector<Entry> search_entries = {{"uid=alice,dc=x", {}}};

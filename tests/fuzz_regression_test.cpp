@@ -7,14 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "addr.h"
 #include "ldapmda/config.h"
 #include "ldapmda/escape.h"
-#include "ldapmda/lmtp.h"
+#include "ldapmda/ldap_syntax.h"
 #include "ldapmda/message.h"
+#include "mda/lmtp.h"
 #include "support/process.h"
 
 namespace ldapmda {
 namespace {
+
+using testing::Addr;
 
 using namespace std::literals;
 
@@ -64,11 +68,11 @@ TEST(FuzzRegressionTest, MboxFromLineWithoutLineEnd) {
 
 class AcceptAll : public LmtpBackend {
  public:
-  Outcome Accept(const std::string&, Resolution*) override {
+  Outcome Accept(const Address&, Resolution*) override {
     return Outcome::Sent("found");
   }
   Outcome Deliver(std::string_view, const MessageInfo&, const Envelope&,
-                  const std::string&, const Resolution&) override {
+                  const Address&, const Resolution&) override {
     return Outcome::Sent("stored");
   }
 };
@@ -153,17 +157,18 @@ TEST(FuzzRegressionTest, PlaceholderInALineWithoutEqualsSign) {
 TEST(FuzzRegressionTest, LiteralSharpAfterAnEmptyPlaceholder) {
   const std::string entry = "cn=a\\,b+sn=c,dc=x";
   const std::string sharp =
-      ExpandMailboxDn("cn={user}+uid={domain}#{dn}", entry, "#hainbox");
+      ExpandMailboxDn("cn={user}+uid={domain}#{dn}", entry, Addr("#hainbox"));
   EXPECT_EQ(sharp, "cn=\\#hainbox+uid=\\#cn=a\\,b+sn=c,dc=x");
   EXPECT_EQ(FirstRdnValue(sharp), "#hainbox");
   const std::string space =
-      ExpandMailboxDn("cn={domain} x,{dn}", entry, "alice");
+      ExpandMailboxDn("cn={domain} x,{dn}", entry, Addr("alice"));
   EXPECT_EQ(space, "cn=\\ x,cn=a\\,b+sn=c,dc=x");
   EXPECT_EQ(FirstRdnValue(space), " x");
   // With a domain, or without a placeholder before it, nothing changes.
-  EXPECT_EQ(ExpandMailboxDn("cn={domain}#1,{dn}", "dc=x", "a@b.example"),
+  EXPECT_EQ(ExpandMailboxDn("cn={domain}#1,{dn}", "dc=x", Addr("a@b.example")),
             "cn=b.example#1,dc=x");
-  EXPECT_EQ(ExpandMailboxDn("cn=x{domain}#1,{dn}", "dc=x", "a"), "cn=x#1,dc=x");
+  EXPECT_EQ(ExpandMailboxDn("cn=x{domain}#1,{dn}", "dc=x", Addr("a")),
+            "cn=x#1,dc=x");
 }
 
 }  // namespace

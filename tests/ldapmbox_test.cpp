@@ -12,8 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "ldapmbox/mbox.h"
 #include "ldapmda/delivery.h"
-#include "ldapmda/mbox.h"
 #include "ldapmda/message.h"
 #include "mda_fixture.h"
 

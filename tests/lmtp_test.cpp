@@ -1,6 +1,6 @@
 // Unit tests: the LMTP protocol state machine, fed bytes as a client
 // would send them (pipelined, split anywhere), with a scripted backend.
-#include "ldapmda/lmtp.h"
+#include "mda/lmtp.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,8 @@ using namespace std::string_literals;
 // was delivered.
 class ScriptedBackend : public LmtpBackend {
  public:
-  Outcome Accept(const std::string& recipient, Resolution* where) override {
+  Outcome Accept(const Address& address, Resolution* where) override {
+    const std::string& recipient = address.text;
     accepted.push_back(recipient);
     const auto it = at_rcpt.find(recipient);
     if (it != at_rcpt.end()) return it->second;
@@ -23,8 +24,9 @@ class ScriptedBackend : public LmtpBackend {
     return Outcome::Sent("found");
   }
   Outcome Deliver(std::string_view raw, const MessageInfo& info,
-                  const Envelope& envelope, const std::string& recipient,
+                  const Envelope& envelope, const Address& address,
                   const Resolution& where) override {
+    const std::string& recipient = address.text;
     EXPECT_EQ(where.entry.dn, "uid=" + recipient);
     delivered.push_back({recipient, std::string(raw)});
     senders.push_back(envelope.sender);

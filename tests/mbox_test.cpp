@@ -1,7 +1,7 @@
 // Unit tests of ldapmbox's formats: the mboxrd writer and reader (with the
 // no-final-newline marker), the Maildir++ folder name encoding and files,
 // JSON escaping, dates and the server-side filter.
-#include "ldapmda/mbox.h"
+#include "ldapmbox/mbox.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -10,10 +10,10 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "ldapmda/listing.h"
+#include "ldapmbox/listing.h"
+#include "ldapmbox/maildir.h"
+#include "ldapmbox/progress.h"
 #include "ldapmda/mailbox_store.h"
-#include "ldapmda/maildir.h"
-#include "ldapmda/progress.h"
 #include "support/process.h"
 
 namespace ldapmda {

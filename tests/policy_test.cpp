@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <ldap.h>
 
+#include "addr.h"
 #include "fake_directory.h"
 #include "ldapmda/delivery.h"
 #include "ldapmda/recipient.h"
@@ -11,6 +12,7 @@
 namespace ldapmda {
 namespace {
 
+using testing::Addr;
 using testing::FakeDirectory;
 
 struct SplitRow {
@@ -37,26 +39,26 @@ TEST(SplitExtensionTest, FollowsPostfixSplitAddr) {
       {"\"a+b\"@example.com", "+", "\"a@example.com", "b\""},
   };
   for (const auto& row : rows) {
-    const auto got = SplitExtension(row.address, row.delimiters);
+    const auto got = SplitExtension(Addr(row.address), row.delimiters);
     ASSERT_EQ(got.has_value(), row.base.has_value()) << row.address;
     if (got) {
-      EXPECT_EQ(got->address, *row.base) << row.address;
+      EXPECT_EQ(got->address.text, *row.base) << row.address;
       EXPECT_EQ(got->extension, row.extension) << row.address;
     }
   }
 }
 
 TEST(StripExtensionTest, UsesTheGivenExtension) {
-  auto e = StripExtension("alice+lists@example.com", "lists");
+  auto e = StripExtension(Addr("alice+lists@example.com"), "lists");
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->address, "alice@example.com");
+  EXPECT_EQ(e->address.text, "alice@example.com");
   EXPECT_EQ(e->extension, "lists");
-  e = StripExtension("alice-x+y@example.com", "x+y");
+  e = StripExtension(Addr("alice-x+y@example.com"), "x+y");
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->address, "alice@example.com");
-  EXPECT_FALSE(StripExtension("alice@example.com", "lists"));
-  EXPECT_FALSE(StripExtension("alice+lists@example.com", ""));
-  EXPECT_FALSE(StripExtension("+lists@example.com", "lists"));
+  EXPECT_EQ(e->address.text, "alice@example.com");
+  EXPECT_FALSE(StripExtension(Addr("alice@example.com"), "lists"));
+  EXPECT_FALSE(StripExtension(Addr("alice+lists@example.com"), ""));
+  EXPECT_FALSE(StripExtension(Addr("+lists@example.com"), "lists"));
 }
 
 TEST(FolderNameTest, SanitisedWithASafeDefault) {

@@ -8,18 +8,20 @@
 #include <algorithm>
 #include <map>
 
+#include "addr.h"
 #include "fake_directory.h"
-#include "ldapmda/cli.h"
+#include "ldapmbox/ldapmbox.h"
+#include "ldapmbox/listing.h"
 #include "ldapmda/config.h"
 #include "ldapmda/delivery.h"
-#include "ldapmda/ldapmbox.h"
-#include "ldapmda/listing.h"
 #include "ldapmda/mailbox_store.h"
 #include "ldapmda/recipient.h"
+#include "mda/cli.h"
 
 namespace ldapmda {
 namespace {
 
+using testing::Addr;
 using Values = std::vector<std::string>;
 
 // The entry's attributes as name -> values (copied out of the views).
@@ -244,23 +246,24 @@ TEST(VerpTest, ResolverDecodesAVerpExtensionAndKeepsInbox) {
   Resolver resolver(config, directory, deadline);
 
   Resolution verp;
-  ASSERT_EQ(resolver.Resolve("bounces+bob=example.org@example.com", "", &verp)
-                .disposition(),
-            Disposition::kSent);
+  ASSERT_EQ(
+      resolver.Resolve(Addr("bounces+bob=example.org@example.com"), "", &verp)
+          .disposition(),
+      Disposition::kSent);
   EXPECT_EQ(verp.verp_recipient, "bob@example.org");
   EXPECT_EQ(verp.folder, "INBOX");
 
   Resolution folder;
-  ASSERT_EQ(
-      resolver.Resolve("bounces+lists@example.com", "", &folder).disposition(),
-      Disposition::kSent);
+  ASSERT_EQ(resolver.Resolve(Addr("bounces+lists@example.com"), "", &folder)
+                .disposition(),
+            Disposition::kSent);
   EXPECT_EQ(folder.verp_recipient, "");
   EXPECT_EQ(folder.folder, "lists");
 
   // Postfix's ${extension} works the same way.
   Resolution hinted;
   ASSERT_EQ(resolver
-                .Resolve("bounces+bob=example.org@example.com",
+                .Resolve(Addr("bounces+bob=example.org@example.com"),
                          "bob=example.org", &hinted)
                 .disposition(),
             Disposition::kSent);

@@ -16,6 +16,7 @@
 
 #include "ldapmda/escape.h"
 #include "ldapmda/report.h"
+#include "ldapmda/text.h"
 #include "support/process.h"
 
 namespace ldapmda {

@@ -79,6 +79,13 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An unusable command line (ldapmda's argv from master.cf, ldapmbox's).
+// ldapmda reports it as 4.3.5, so that the mail defers.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Reads `path`, then applies each "key=value" of `overrides` on top.
 // Unknown keys, bad values and a missing search_base are errors.
 // Throws ConfigError.

@@ -1,5 +1,5 @@
 // confirm: replica confirmation, the optional write concern of a
-// replicated directory (DESIGN.md section 4). After the add on a provider
+// replicated directory (ARCHITECTURE.md §5). After the add on a provider
 // succeeded, the new entry must be visible on confirm_count of the
 // confirm_host replicas within confirm_timeout; otherwise the delivery
 // defers (4.4.3), so that Postfix keeps its copy until the directory holds

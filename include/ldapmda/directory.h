@@ -1,7 +1,7 @@
 // directory: the abstract seam between the delivery core and LDAP. The
-// core sees result codes and entries; LdapDirectory talks to slapd, tests
-// may substitute fakes for pure logic. ClassifyLdapResult is the only
-// place where LDAP result codes become delivery outcomes.
+// core sees results and entries; src/ldap talks to slapd, tests may
+// substitute fakes for pure logic. ClassifyDirResult is the only place
+// where directory results become delivery outcomes.
 #ifndef LDAPMDA_DIRECTORY_H_
 #define LDAPMDA_DIRECTORY_H_
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ldapmda/config.h"
+#include "ldapmda/deadline.h"
 #include "ldapmda/status.h"
 
 namespace ldapmda {
@@ -31,18 +32,56 @@ struct AttributeView {
 struct Entry {
   std::string dn;
   std::vector<Attribute> attributes;
+
+  // The values of the attribute `name` (names compare in any ASCII case);
+  // empty when the entry has none.
+  const std::vector<std::string>& All(std::string_view name) const;
+  // The first of them; "" when there is none.
+  const std::string& First(std::string_view name) const;
 };
 
-// An LDAP result code (negative for client-side errors such as
-// LDAP_SERVER_DOWN) with the server's or library's text.
+// What a directory call's result means to ldapmda. The LDAP part sets it
+// from the LDAP result code in one place (src/ldap, LdapResult); the core
+// asks DirResult's predicates and never sees a raw code.
+enum class DirStatus {
+  kOk,
+  kSizeLimit,      // the server cut the answer short (sizeLimitExceeded)
+  kNoSuchObject,   // the base or the parent does not exist
+  kAlreadyExists,  // an entry with that DN exists
+  kSchema,         // the schema refuses a type, class or syntax
+  kValueExists,    // a value its equality rule takes for another one
+  kNoSuchValue,    // a modify deleted a value the entry does not hold
+  kTooLarge,       // an administrative limit (back-mdb maxentrysize)
+  kUnavailable,    // down, hung, busy, read-only or the wrong node
+  kSetup,          // credentials, access, naming, DN or filter syntax...
+  kNoMemory,
+  kOther,  // anything else: unknown, so temporary
+};
+
+// One result: the status, and for texts and logs the LDAP code (negative
+// for client-side errors such as LDAP_SERVER_DOWN), its name and the
+// server's or library's diagnostic.
 struct DirResult {
+  DirStatus status = DirStatus::kOk;
   int code = 0;
-  std::string message;
+  std::string name;     // "No such object"
+  std::string message;  // the diagnostic; may be empty
   // TLS could not be set up with the server (its certificate was not
   // accepted, the handshake failed, or it offers no StartTLS): a setup
   // problem a human must fix, whatever `code` the library reported.
   bool tls_failure = false;
-  bool ok() const { return code == 0; }
+
+  bool ok() const { return status == DirStatus::kOk; }
+  bool size_limit_exceeded() const { return status == DirStatus::kSizeLimit; }
+  bool no_such_object() const { return status == DirStatus::kNoSuchObject; }
+  bool already_exists() const { return status == DirStatus::kAlreadyExists; }
+  // What slapd answers an add that uses attributes or classes its schema
+  // does not define, or values their syntax refuses.
+  bool schema_refusal() const { return status == DirStatus::kSchema; }
+  bool value_exists() const { return status == DirStatus::kValueExists; }
+  bool no_such_value() const { return status == DirStatus::kNoSuchValue; }
+  // "Name (code): diagnostic", for outcome texts and logs.
+  std::string Describe() const;
 };
 
 struct SearchRequest {
@@ -83,9 +122,10 @@ class Directory {
   virtual DirResult Delete(const std::string& dn) = 0;
 };
 
-// What an LDAP call was doing, because some codes mean different things
-// for different calls (entryAlreadyExists is a retry for a message add).
-enum class LdapOp {
+// What a directory call was doing, because some results mean different
+// things for different calls (entryAlreadyExists is a retry for a message
+// add).
+enum class DirOp {
   kConnect,
   kSearch,
   kAddMessage,
@@ -94,8 +134,14 @@ enum class LdapOp {
   kDelete
 };
 
-// The one mapping from an LDAP result to an outcome. Unknown codes defer.
-Outcome ClassifyLdapResult(LdapOp op, const DirResult& result);
+// The one mapping from a directory result to an outcome. Unknown results
+// defer.
+Outcome ClassifyDirResult(DirOp op, const DirResult& result);
+
+// A failed directory call as an outcome: ClassifyDirResult, but 4.3.0
+// when the run's deadline is what made it fail.
+Outcome DirectoryFailure(DirOp op, const DirResult& result,
+                         const Deadline& deadline);
 
 }  // namespace ldapmda
 

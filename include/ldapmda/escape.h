@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "ldapmda/address.h"
+
 namespace ldapmda {
 
 // RFC 4515 assertion value: NUL ( ) * \ and every byte outside printable
@@ -19,24 +21,13 @@ std::string EscapeFilterValue(std::string_view value);
 // bytes become \XX.
 std::string EscapeDnValue(std::string_view value);
 
-// An envelope address split at its last '@'.
-struct Address {
-  std::string local;
-  std::string domain;  // empty when the address has no '@'
-};
-
-// Splits `address`. Returns nullopt when it is not usable as a recipient:
-// empty, longer than 1024 bytes, containing NUL or control characters, or
-// with an empty local part or an empty domain after '@'.
-std::optional<Address> ParseAddress(std::string_view address);
-
 // Expands a Postfix ldap_table(5) query_filter: %s the whole address,
 // %u the local part, %d the domain, %% a percent sign, each value
 // RFC 4515-escaped. Returns nullopt when the template uses %d and the
 // address has no domain (Postfix then skips the query: not found).
 // REQUIRES: `filter` passed ValidateQueryFilter.
 std::optional<std::string> ExpandQueryFilter(std::string_view filter,
-                                             std::string_view address);
+                                             const Address& address);
 
 // Empty when `filter` is a usable template, else what is wrong with it.
 // A recipient filter must use %s or %u; a catch-all filter need not.
@@ -46,17 +37,10 @@ std::string ValidateQueryFilter(std::string_view filter,
 // Expands mailbox_dn: {dn} the recipient entry's DN (as the server gave
 // it), {address}, {user} and {domain} RFC 4514-escaped.
 std::string ExpandMailboxDn(std::string_view tmpl, std::string_view entry_dn,
-                            std::string_view address);
+                            const Address& address);
 
 // Empty when `tmpl` is a usable mailbox_dn template, else what is wrong.
 std::string ValidateMailboxDn(std::string_view tmpl);
-
-// The value of the first RDN of `dn`, unescaped; nullopt when `dn` is not
-// a valid DN.
-std::optional<std::string> FirstRdnValue(const std::string& dn);
-
-// ASCII lower case (addresses: the key rule lower-cases the recipient).
-std::string AsciiLower(std::string_view s);
 
 }  // namespace ldapmda
 

@@ -90,9 +90,6 @@ struct MessageFilter {
 // The LDAP filter for `filter`, every value RFC 4515-escaped.
 std::string MessageFilterString(const MessageFilter& filter);
 
-// The generalizedTime "YYYYMMDDHHMMSSZ" as a time_t; nullopt if malformed.
-std::optional<std::time_t> ParseGeneralizedTime(std::string_view text);
-
 class MailboxStore {
  public:
   MailboxStore(const Config& config, Directory& directory,
@@ -144,7 +141,7 @@ class MailboxStore {
   // A base search of the message `key`.
   Outcome Read(const std::string& key, const std::vector<std::string>& attrs,
                std::vector<Entry>* entries);
-  Outcome Failure(LdapOp op, const DirResult& result,
+  Outcome Failure(DirOp op, const DirResult& result,
                   const std::string& doing) const;
 
   const Config& config_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "ldapmda/address.h"
 #include "ldapmda/config.h"
 #include "ldapmda/deadline.h"
 #include "ldapmda/directory.h"
@@ -18,7 +19,7 @@ namespace ldapmda {
 // An address with its extension taken out: "alice+lists@example.com" is
 // {"alice@example.com", "lists"}.
 struct Extension {
-  std::string address;
+  Address address;
   std::string extension;
 };
 
@@ -26,12 +27,12 @@ struct Extension {
 // split_addr() does: never when the delimiter is the first character or
 // nothing follows it, and when '-' is a delimiter not "owner-*" or
 // "*-request". nullopt: no extension.
-std::optional<Extension> SplitExtension(std::string_view address,
+std::optional<Extension> SplitExtension(const Address& address,
                                         std::string_view delimiters);
 
 // Takes a known extension (Postfix's ${extension}) off `address`: the
 // local part must end with one delimiter character and `extension`.
-std::optional<Extension> StripExtension(std::string_view address,
+std::optional<Extension> StripExtension(const Address& address,
                                         std::string_view extension);
 
 // The folder for an extension: sanitised to one line of at most
@@ -52,7 +53,11 @@ std::optional<std::string> DecodeVerp(std::string_view extension,
 struct Resolution {
   Entry entry;  // the recipient's entry
   std::string folder = "INBOX";
-  std::string lookup;  // what matched: the address or "@domain"
+  // What matched: the address, the address without its extension, or
+  // for the catch-all "@domain" (whole as its local part, no domain).
+  Address lookup;
+  // The recipient's mailbox: mailbox_dn expanded for `entry` and `lookup`.
+  std::string mailbox_dn;
   // A VERP extension's original recipient (DecodeVerp); such mail goes to
   // INBOX, not to a folder per bounced address.
   std::string verp_recipient;
@@ -66,8 +71,8 @@ class Resolver {
   // Finds the one entry for `recipient`. `extension_hint` is Postfix's
   // ${extension} when given on the command line, else empty. Returns
   // 2.0.0 and fills `out`, or the outcome that says why not.
-  Outcome Resolve(const std::string& recipient,
-                  const std::string& extension_hint, Resolution* out);
+  Outcome Resolve(const Address& recipient, const std::string& extension_hint,
+                  Resolution* out);
 
   // The attributes the policy checks need from the recipient entry.
   std::vector<std::string> PolicyAttributes() const;
@@ -75,18 +80,13 @@ class Resolver {
  private:
   // One lookup with `filter_template`: 2.0.0 with `found` set, 2.0.0
   // with nothing found, or the failure.
-  Outcome Find(const std::string& filter_template, const std::string& address,
+  Outcome Find(const std::string& filter_template, const Address& address,
                std::optional<Entry>* found);
 
   const Config& config_;
   Directory& lookup_;
   const Deadline& deadline_;
 };
-
-// Turns a failed LDAP call into an outcome, preferring 4.3.0 when the
-// run's deadline is what made it fail.
-Outcome DirectoryFailure(LdapOp op, const DirResult& result,
-                         const Deadline& deadline);
 
 }  // namespace ldapmda
 

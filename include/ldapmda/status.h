@@ -40,7 +40,7 @@ class Dsn {
 // For test frameworks: prints "4.4.3".
 void PrintTo(const Dsn& dsn, std::ostream* os);
 
-// The codes ldapmda reports (DESIGN.md section 2).
+// The codes ldapmda reports (ARCHITECTURE.md §3).
 inline constexpr Dsn kDsnStored{2, 0, 0};
 inline constexpr Dsn kDsnNoSuchUser{5, 1, 1};
 inline constexpr Dsn kDsnBadAddress{5, 1, 3};
@@ -54,12 +54,22 @@ inline constexpr Dsn kDsnInternal{4, 3, 0};
 
 enum class Disposition { kSent, kDefer, kBounce };
 
-// What happened to one recipient: a status code and a human-readable text.
+// What happened to one recipient, or to one step on the way: a status
+// code and a human-readable text.
 struct Outcome {
   Dsn dsn;
   std::string text;
 
   Disposition disposition() const;
+  // Whether the step went well (or the message is delivered).
+  bool ok() const { return disposition() == Disposition::kSent; }
+
+  // A step went well and the work carries on: not a delivery result.
+  static Outcome Ok(std::string text = "ok") {
+    return {kDsnStored, std::move(text)};
+  }
+  // The message is delivered: stored, or already stored by an earlier
+  // attempt.
   static Outcome Sent(std::string text) {
     return {kDsnStored, std::move(text)};
   }

@@ -30,7 +30,9 @@
 
 #include "fuzz_util.h"
 #include "ldapmda/escape.h"
+#include "ldapmda/ldap_syntax.h"
 #include "ldapmda/recipient.h"
+#include "ldapmda/text.h"
 
 // libldap's RFC 4515 filter parser (ldap_pvt.h is not installed; the
 // symbol is exported by libldap 2.5).
@@ -220,15 +222,17 @@ void CheckQueryFilter(const std::string& tmpl, const std::string& address,
                       bool need_local_part) {
   if (!ldapmda::ValidateQueryFilter(tmpl, need_local_part).empty()) return;
   const auto parsed = ldapmda::ParseAddress(address);
-  const auto expanded = ldapmda::ExpandQueryFilter(tmpl, address);
-  const bool no_domain = !parsed || parsed->domain.empty();
+  if (!parsed) return;  // the front end refuses it before any lookup
+  const auto expanded = ldapmda::ExpandQueryFilter(tmpl, *parsed);
+  const bool no_domain = parsed->domain.empty();
   FUZZ_CHECK(expanded.has_value() == !(UsesDomain(tmpl) && no_domain),
              tmpl + " | " + address);
-  if (!expanded || !parsed) return;
+  if (!expanded) return;
 
   std::optional<Filter> probe;
   for (const char* p : kProbes) {
-    const auto f = ParseFilter(*ldapmda::ExpandQueryFilter(tmpl, p));
+    const auto f = ParseFilter(
+        *ldapmda::ExpandQueryFilter(tmpl, *ldapmda::ParseAddress(p)));
     if (!f || (probe && f->shape != probe->shape)) return;  // not sensible
     probe = f;
   }
@@ -240,11 +244,11 @@ void CheckQueryFilter(const std::string& tmpl, const std::string& address,
 void CheckFixedFilters(const std::string& address) {
   const auto parsed = ldapmda::ParseAddress(address);
   if (!parsed) return;
-  const auto s = ParseFilter(*ldapmda::ExpandQueryFilter("(mail=%s)", address));
+  const auto s = ParseFilter(*ldapmda::ExpandQueryFilter("(mail=%s)", *parsed));
   FUZZ_CHECK(s && EqualityValue(*s) == address, address);
-  const auto u = ParseFilter(*ldapmda::ExpandQueryFilter("(uid=%u)", address));
+  const auto u = ParseFilter(*ldapmda::ExpandQueryFilter("(uid=%u)", *parsed));
   FUZZ_CHECK(u && EqualityValue(*u) == parsed->local, address);
-  const auto d = ldapmda::ExpandQueryFilter("(associatedDomain=%d)", address);
+  const auto d = ldapmda::ExpandQueryFilter("(associatedDomain=%d)", *parsed);
   FUZZ_CHECK(d.has_value() == !parsed->domain.empty(), address);
   if (d) {
     const auto f = ParseFilter(*d);
@@ -259,7 +263,7 @@ void CheckMailboxDn(const std::string& tmpl, const std::string& entry_dn,
 
   // A fixed template: each placeholder's value comes back exactly.
   const std::string fixed = ldapmda::ExpandMailboxDn(
-      "cn={user}+uid={domain},cn={address},{dn}", "dc=example,dc=com", address);
+      "cn={user}+uid={domain},cn={address},{dn}", "dc=example,dc=com", *parsed);
   const auto rdns = ParseDn(fixed);
   FUZZ_CHECK(rdns.has_value(), fixed);
   FUZZ_CHECK(rdns->size() == 4, fixed);
@@ -272,12 +276,13 @@ void CheckMailboxDn(const std::string& tmpl, const std::string& entry_dn,
   if (!ldapmda::ValidateMailboxDn(tmpl).empty() || !ParseDn(entry_dn)) return;
   std::optional<Rdns> probe;
   for (const char* p : kProbes) {
-    const auto dn = ParseDn(ldapmda::ExpandMailboxDn(tmpl, entry_dn, p));
+    const auto dn = ParseDn(
+        ldapmda::ExpandMailboxDn(tmpl, entry_dn, *ldapmda::ParseAddress(p)));
     if (!dn) return;
     if (probe && dn->size() != probe->size()) return;
     probe = dn;
   }
-  const std::string out = ldapmda::ExpandMailboxDn(tmpl, entry_dn, address);
+  const std::string out = ldapmda::ExpandMailboxDn(tmpl, entry_dn, *parsed);
   const auto dn = ParseDn(out);
   FUZZ_CHECK(dn.has_value(), tmpl + " | " + out);
   FUZZ_CHECK(dn->size() == probe->size(), tmpl + " | " + out);
@@ -291,10 +296,12 @@ void CheckFolder(std::string_view extension) {
 }
 
 void CheckExtensions(const std::string& address, const std::string& delims) {
+  CheckFolder(address);
   const auto parsed = ldapmda::ParseAddress(address);
-  const auto split = ldapmda::SplitExtension(address, delims);
+  if (!parsed) return;  // the front end refuses it before any lookup
+  const auto split = ldapmda::SplitExtension(*parsed, delims);
   if (split) {
-    FUZZ_CHECK(parsed && !delims.empty(), address);
+    FUZZ_CHECK(!delims.empty(), address);
     FUZZ_CHECK(!split->extension.empty(), address);
     // address = base-local, one delimiter, extension, then "@domain".
     const std::string suffix =
@@ -302,7 +309,8 @@ void CheckExtensions(const std::string& address, const std::string& delims) {
     const std::string& local = parsed->local;
     const std::size_t base_len = local.size() - split->extension.size() - 1;
     FUZZ_CHECK(local.size() >= split->extension.size() + 2, address);
-    FUZZ_CHECK(split->address == local.substr(0, base_len) + suffix, address);
+    FUZZ_CHECK(split->address.text == local.substr(0, base_len) + suffix,
+               address);
     FUZZ_CHECK(delims.find(local[base_len]) != std::string::npos, address);
     FUZZ_CHECK(
         local.compare(base_len + 1, std::string::npos, split->extension) == 0,
@@ -310,7 +318,7 @@ void CheckExtensions(const std::string& address, const std::string& delims) {
     // Split at the first delimiter.
     FUZZ_CHECK(local.find_first_of(delims) == base_len, address);
     CheckFolder(split->extension);
-  } else if (parsed && !delims.empty()) {
+  } else if (!delims.empty()) {
     const std::string& local = parsed->local;
     const auto at = local.find_first_of(delims);
     const bool list_name =
@@ -323,19 +331,19 @@ void CheckExtensions(const std::string& address, const std::string& delims) {
                address);
   }
 
-  const auto strip = ldapmda::StripExtension(address, delims);
+  const auto strip = ldapmda::StripExtension(*parsed, delims);
   if (strip) {
-    FUZZ_CHECK(parsed && strip->extension == delims, address);
+    FUZZ_CHECK(strip->extension == delims, address);
     const std::string suffix =
         parsed->domain.empty() ? "" : "@" + parsed->domain;
     const std::string& local = parsed->local;
     FUZZ_CHECK(local.size() >= delims.size() + 2, address);
     const std::size_t base_len = local.size() - delims.size() - 1;
-    FUZZ_CHECK(strip->address == local.substr(0, base_len) + suffix, address);
+    FUZZ_CHECK(strip->address.text == local.substr(0, base_len) + suffix,
+               address);
     FUZZ_CHECK(local.compare(base_len + 1, std::string::npos, delims) == 0,
                address);
   }
-  CheckFolder(address);
 }
 
 void CheckLower(const std::string& s) {

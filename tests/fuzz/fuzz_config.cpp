@@ -91,9 +91,10 @@ void CheckConfig(const ldapmda::Config& c) {
     FUZZ_CHECK(!v.empty() && v.find_first_of(" \t,") == std::string::npos, v);
   }
   // The expansions a delivery does with this configuration work.
-  (void)ldapmda::ExpandQueryFilter(c.query_filter, "user+ext@example.com");
+  (void)ldapmda::ExpandQueryFilter(
+      c.query_filter, *ldapmda::ParseAddress("user+ext@example.com"));
   (void)ldapmda::ExpandMailboxDn(c.mailbox_dn, c.search_base,
-                                 "user@example.com");
+                                 *ldapmda::ParseAddress("user@example.com"));
 }
 
 }  // namespace

@@ -25,7 +25,7 @@
 
 #include "fuzz_util.h"
 #include "ldapmda/escape.h"
-#include "ldapmda/lmtp.h"
+#include "mda/lmtp.h"
 
 namespace {
 
@@ -40,8 +40,9 @@ class ScriptedBackend : public ldapmda::LmtpBackend {
   explicit ScriptedBackend(std::size_t max_message_size)
       : max_message_size_(max_message_size) {}
 
-  Outcome Accept(const std::string& recipient,
+  Outcome Accept(const ldapmda::Address& address,
                  ldapmda::Resolution* where) override {
+    const std::string& recipient = address.text;
     FUZZ_CHECK(ldapmda::ParseAddress(recipient).has_value(), recipient);
     switch (recipient.empty() ? 'x' : recipient[0]) {
       case 'n':
@@ -63,8 +64,9 @@ class ScriptedBackend : public ldapmda::LmtpBackend {
 
   Outcome Deliver(std::string_view raw, const ldapmda::MessageInfo& info,
                   const ldapmda::Envelope& envelope,
-                  const std::string& recipient,
+                  const ldapmda::Address& address,
                   const ldapmda::Resolution& where) override {
+    const std::string& recipient = address.text;
     FUZZ_CHECK(where.entry.dn == "uid=" + recipient, recipient);
     FUZZ_CHECK(where.folder == "F" + recipient, recipient);
     FUZZ_CHECK(raw.size() <= max_message_size_, raw.substr(0, 200));

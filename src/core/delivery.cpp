@@ -1,0 +1,185 @@
+// delivery: the delivery core (see delivery.h). A short, linear sequence
+// of guarded steps; every early return is one Outcome.
+#include "ldapmda/delivery.h"
+
+#include "ldapmda/layout.h"
+#include "ldapmda/ldap_syntax.h"
+#include "ldapmda/log.h"
+
+namespace ldapmda {
+namespace {
+
+// What slapd answers an add that uses attributes or classes its schema
+// does not define, values their syntax refuses, or two values its
+// matching rule takes for one (AddSet folds as closely as it can).
+bool RefusedReportAttributes(const DirResult& r) {
+  return r.schema_refusal() || r.value_exists();
+}
+
+}  // namespace
+
+DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
+                                 const Envelope& envelope,
+                                 const std::string& recipient) {
+  // Sanity: an address we cannot even put into a filter is the sender's
+  // problem, and final.
+  const std::optional<Address> address = ParseAddress(recipient);
+  if (!address) {
+    return {{kDsnBadAddress, "invalid recipient address"}, "", ""};
+  }
+
+  // Lookup: exactly one entry (exact, without extension, catch-all).
+  Resolution where;
+  if (Outcome o = resolver_.Resolve(*address, envelope.extension, &where);
+      !o.ok()) {
+    return {o, "", ""};
+  }
+  return Deliver(raw, info, envelope, *address, where);
+}
+
+DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
+                                 const Envelope& envelope,
+                                 const Address& recipient,
+                                 const Resolution& where) {
+  // The DN derives from the bytes, so a retry finds its own entry.
+  const std::string key = MessageKey(recipient.text, raw);
+  const std::string& mailbox_dn = where.mailbox_dn;
+  const std::string message_dn = MessageDn(mailbox_dn, key);
+
+  // Policy: account status and quota.
+  if (Outcome o = CheckPolicy(where.entry, mailbox_dn, raw.size()); !o.ok()) {
+    o = RefuseUnlessStored(o, message_dn);
+    if (!o.ok()) return {o, "", ""};
+    o = ConfirmStored(std::move(o), message_dn);
+    return {o, o.ok() ? message_dn : "", where.folder};
+  }
+
+  // Store.
+  const MessageEntry entry(key, raw, info, envelope, recipient.text,
+                           where.folder, std::time(nullptr),
+                           where.verp_recipient);
+  bool created = false;
+  Outcome o = Store(mailbox_dn, message_dn, entry, &created);
+  if (!o.ok()) return {o, "", ""};
+  // Only a new entry counts; a retry was counted when it was stored.
+  if (config_.tracks_usage() && created) {
+    CountUsage(store_, mailbox_dn, static_cast<long long>(raw.size()), 1);
+  }
+  o = ConfirmStored(std::move(o), message_dn);
+  if (!o.ok()) return {o, "", ""};
+  return {o, message_dn, where.folder};
+}
+
+Outcome Delivery::ConfirmStored(Outcome stored, const std::string& message_dn) {
+  if (confirmer_ == nullptr || !confirmer_->enabled()) return stored;
+  Outcome confirmed = confirmer_->Confirm(message_dn);
+  if (!confirmed.ok()) {
+    // Stored on the provider, but not yet anywhere else: Postfix keeps
+    // its copy, and the retry finds the entry and confirms again.
+    confirmed.text = stored.text + ", but " + confirmed.text;
+    return confirmed;
+  }
+  stored.text += ", " + confirmed.text;
+  return stored;
+}
+
+Outcome Delivery::CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
+                              std::size_t size) {
+  if (!config_.account_status_attribute.empty()) {
+    for (const auto& value : entry.All(config_.account_status_attribute)) {
+      for (const auto& disabled : config_.account_disabled_values) {
+        if (AsciiLower(value) == AsciiLower(disabled)) {
+          return {kDsnDisabled, "mailbox disabled (" +
+                                    config_.account_status_attribute + ": " +
+                                    value + ")"};
+        }
+      }
+    }
+  }
+  if (config_.quota_attribute.empty()) return Outcome::Ok("ok");
+  const std::string& quota = entry.First(config_.quota_attribute);
+  if (quota.empty()) return Outcome::Ok("unlimited");
+  const auto limit = ParseCount(quota);
+  if (!limit) {
+    // A broken value in the directory is for the administrator to fix.
+    return {kDsnConfig, "quota attribute " + config_.quota_attribute + " of " +
+                            entry.dn + " is not a byte count: " + quota};
+  }
+  Usage usage;
+  if (Outcome o = ReadUsage(store_, mailbox_dn, deadline_, &usage); !o.ok()) {
+    return o;
+  }
+  if (FitsQuota(usage, size, *limit)) return Outcome::Ok("fits");
+  return {config_.quota_full_tempfail ? kDsnOverQuotaTemp : kDsnOverQuota,
+          "mailbox full: " + std::to_string(usage.bytes) + " of " +
+              std::to_string(*limit) + " bytes used, message is " +
+              std::to_string(size) + " bytes"};
+}
+
+Outcome Delivery::RefuseUnlessStored(Outcome refusal,
+                                     const std::string& message_dn) {
+  // Only on this rare path does the extra round trip happen.
+  SearchRequest request{message_dn, Scope::kBase, "(objectClass=*)", {}, 1};
+  std::vector<Entry> entries;
+  const DirResult r = store_.Search(request, &entries);
+  if (r.ok() && !entries.empty()) {
+    return Outcome::Sent("already stored as " + message_dn);
+  }
+  return refusal;
+}
+
+Outcome Delivery::Store(const std::string& mailbox_dn,
+                        const std::string& message_dn,
+                        const MessageEntry& entry, bool* created) {
+  *created = false;
+  // Hot path: one add. The mailbox is created only when the add says it
+  // does not exist yet; a concurrent creator's entryAlreadyExists is fine.
+  DirResult r = AddMessage(message_dn, entry);
+  if (r.no_such_object()) {
+    const auto cn = FirstRdnValue(mailbox_dn);
+    if (!cn) {
+      return {kDsnConfig, "mailbox_dn expands to an invalid DN: " + mailbox_dn};
+    }
+    std::vector<AttributeView> mailbox = {{"objectClass", {"mdaMailbox"}},
+                                          {"cn", {*cn}}};
+    if (config_.tracks_usage()) {
+      mailbox.push_back({"mdaMailboxSize", {"0"}});
+      mailbox.push_back({"mdaMessageCount", {"0"}});
+    }
+    const DirResult m = store_.Add(mailbox_dn, mailbox);
+    if (!m.ok() && !m.already_exists()) {
+      Outcome o = DirectoryFailure(DirOp::kAddMailbox, m, deadline_);
+      o.text = "creating mailbox " + mailbox_dn + ": " + o.text;
+      return o;
+    }
+    r = AddMessage(message_dn, entry);
+  }
+  if (r.ok()) {
+    *created = true;
+    return Outcome::Sent("stored as " + message_dn);
+  }
+  if (r.already_exists()) {
+    return Outcome::Sent("already stored as " + message_dn);
+  }
+  Outcome o = DirectoryFailure(DirOp::kAddMessage, r, deadline_);
+  o.text = "storing below " + mailbox_dn + ": " + o.text;
+  return o;
+}
+
+DirResult Delivery::AddMessage(const std::string& message_dn,
+                               const MessageEntry& entry) {
+  const DirResult r = store_.Add(message_dn, entry.attributes());
+  if (!RefusedReportAttributes(r) || !entry.has_report()) return r;
+  // A directory whose schema predates mdaReport (slapd checks the schema
+  // before the parent exists), or report values it will not take: the
+  // message matters, its report data does not. Store it without them,
+  // and say so.
+  const char* advice =
+      r.value_exists() ? "" : "; load the current ldapmda.schema (mdaReport)";
+  Log(LogLevel::kWarning,
+      "storing " + message_dn + " without its report attributes: " +
+          ClassifyDirResult(DirOp::kAddMessage, r).text + advice);
+  return store_.Add(message_dn, entry.attributes_without_report());
+}
+
+}  // namespace ldapmda

@@ -1,0 +1,604 @@
+// ldap_directory: Directory over libldap (see ldap_directory.h).
+//
+// libldap facts that shape this file (ARCHITECTURE.md §4a): the URI
+// list of ldap_initialize only skips servers that refuse connections, so
+// fail-over is done here, one URI at a time; a hung server accepts TCP and
+// then times out, after which the handle is dead; without LDAP_OPT_TIMEOUT
+// a synchronous call waits forever; referral chasing re-binds anonymously,
+// so it is off and a referral means "wrong node".
+#include "ldap/ldap_directory.h"
+
+#include <ldap.h>
+#include <sasl/sasl.h>
+#include <sys/time.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "ldapmda/log.h"
+#include "ldapmda/text.h"
+
+namespace ldapmda {
+namespace {
+
+// RAII for libldap results and strings.
+struct MessageFree {
+  void operator()(LDAPMessage* m) const { ldap_msgfree(m); }
+};
+using MessagePtr = std::unique_ptr<LDAPMessage, MessageFree>;
+struct MemFree {
+  void operator()(void* p) const { ldap_memfree(p); }
+};
+using LdapString = std::unique_ptr<char, MemFree>;
+struct BerFree {
+  void operator()(BerElement* b) const { ber_free(b, 0); }
+};
+using BerPtr = std::unique_ptr<BerElement, BerFree>;
+struct ValuesFree {
+  void operator()(berval** v) const { ldap_value_free_len(v); }
+};
+using ValuesPtr = std::unique_ptr<berval*, ValuesFree>;
+
+// Results after which this server is no use now but another may be.
+bool IsFailover(int code) {
+  return code == LDAP_SERVER_DOWN || code == LDAP_CONNECT_ERROR ||
+         code == LDAP_TIMEOUT || code == LDAP_BUSY ||
+         code == LDAP_UNAVAILABLE || code == LDAP_REFERRAL ||
+         code == LDAP_UNWILLING_TO_PERFORM;
+}
+
+DirStatus StatusOf(int code) {
+  switch (code) {
+    case LDAP_SUCCESS:
+      return DirStatus::kOk;
+    case LDAP_SIZELIMIT_EXCEEDED:
+      return DirStatus::kSizeLimit;
+    case LDAP_NO_SUCH_OBJECT:
+      return DirStatus::kNoSuchObject;
+    case LDAP_ALREADY_EXISTS:
+      return DirStatus::kAlreadyExists;
+    case LDAP_UNDEFINED_TYPE:
+    case LDAP_OBJECT_CLASS_VIOLATION:
+    case LDAP_INVALID_SYNTAX:
+      return DirStatus::kSchema;
+    case LDAP_TYPE_OR_VALUE_EXISTS:
+      return DirStatus::kValueExists;
+    case LDAP_NO_SUCH_ATTRIBUTE:
+      return DirStatus::kNoSuchValue;
+    case LDAP_ADMINLIMIT_EXCEEDED:
+      return DirStatus::kTooLarge;
+    case LDAP_SERVER_DOWN:
+    case LDAP_CONNECT_ERROR:
+    case LDAP_TIMEOUT:
+    case LDAP_TIMELIMIT_EXCEEDED:
+    case LDAP_BUSY:
+    case LDAP_UNAVAILABLE:
+    case LDAP_OTHER:
+    case LDAP_REFERRAL:
+    case LDAP_UNWILLING_TO_PERFORM:
+    case LDAP_LOOP_DETECT:
+      return DirStatus::kUnavailable;
+    case LDAP_INVALID_CREDENTIALS:
+    case LDAP_INAPPROPRIATE_AUTH:
+    case LDAP_INSUFFICIENT_ACCESS:
+    case LDAP_AUTH_METHOD_NOT_SUPPORTED:
+    case LDAP_STRONG_AUTH_REQUIRED:
+    case LDAP_CONFIDENTIALITY_REQUIRED:
+    case LDAP_AUTH_UNKNOWN:
+    case LDAP_INAPPROPRIATE_MATCHING:
+    case LDAP_INVALID_DN_SYNTAX:
+    case LDAP_NAMING_VIOLATION:
+    case LDAP_FILTER_ERROR:
+    case LDAP_PARAM_ERROR:
+    case LDAP_NOT_SUPPORTED:
+    case LDAP_LOCAL_ERROR:
+      return DirStatus::kSetup;
+    case LDAP_NO_MEMORY:
+      return DirStatus::kNoMemory;
+    default:
+      return DirStatus::kOther;
+  }
+}
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+int ScopeCode(Scope scope) {
+  switch (scope) {
+    case Scope::kBase:
+      return LDAP_SCOPE_BASE;
+    case Scope::kOne:
+      return LDAP_SCOPE_ONELEVEL;
+    case Scope::kSub:
+      break;
+  }
+  return LDAP_SCOPE_SUBTREE;
+}
+
+int TlsRequireCode(TlsRequireCert value) {
+  switch (value) {
+    case TlsRequireCert::kNever:
+      return LDAP_OPT_X_TLS_NEVER;
+    case TlsRequireCert::kAllow:
+      return LDAP_OPT_X_TLS_ALLOW;
+    case TlsRequireCert::kTry:
+      return LDAP_OPT_X_TLS_TRY;
+    case TlsRequireCert::kDemand:
+      break;
+  }
+  return LDAP_OPT_X_TLS_DEMAND;
+}
+
+// SASL EXTERNAL needs no answers: take the defaults.
+int SaslInteract(LDAP*, unsigned, void*, void* interactions) {
+  for (auto* i = static_cast<sasl_interact_t*>(interactions);
+       i->id != SASL_CB_LIST_END; ++i) {
+    const char* value = i->defresult ? i->defresult : "";
+    i->result = value;
+    i->len = static_cast<unsigned>(std::strlen(value));
+  }
+  return LDAP_SUCCESS;
+}
+
+void LberToLog(const char* text) {
+  Log(LogLevel::kWarning, std::string("libldap: ") + (text ? text : ""));
+}
+
+}  // namespace
+
+DirResult LdapResult(int code, std::string message) {
+  DirResult r;
+  r.status = StatusOf(code);
+  r.code = code;
+  r.name = ldap_err2string(code);
+  r.message = std::move(message);
+  return r;
+}
+
+void InitLdapLibrary() {
+  // A too-large add can make slapd close the socket mid-write: without
+  // this the process would die of SIGPIPE instead of reporting a status.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Nothing here may initialise libldap itself (ldap_set_option on the
+  // global handle would): LdapDirectory first decides about SASL plugins.
+  ber_set_option(nullptr, LBER_OPT_LOG_PRINT_FN,
+                 reinterpret_cast<const void*>(&LberToLog));
+}
+
+void SkipUnusedSaslPlugins(const Config& config) {
+  // libldap initialises Cyrus SASL on first use, whatever the bind, and
+  // sasl_client_init() dlopens every plugin: about half the instructions
+  // of a pipe-mode delivery. A simple bind needs none, and EXTERNAL is
+  // built into libsasl2; then point the plugin path at nothing.
+  const bool needs_plugins = config.bind == BindMethod::kSasl &&
+                             AsciiLower(config.sasl_mech) != "external";
+  if (!needs_plugins) setenv("SASL_PATH", "/nonexistent/ldapmda", 1);
+}
+
+class LdapDirectory::Impl {
+ public:
+  Impl(const Config& config, std::vector<std::string> uris,
+       std::string password, const Deadline& deadline)
+      : config_(config),
+        uris_(std::move(uris)),
+        password_(std::move(password)),
+        deadline_(deadline) {}
+  ~Impl() { Drop(); }
+
+  // Runs `op` on a bound connection. A connection kept from an earlier
+  // call is tried first; when it or its server is in trouble (down, hung,
+  // stale after a restart, a read-only node) it is dropped and the URIs
+  // are tried again in order, each on a fresh connection, so a long LMTP
+  // session returns to the first server once it is back.
+  template <typename Op>
+  DirResult WithFailover(Op op) {
+    DirResult last = LdapResult(LDAP_SERVER_DOWN, "no server tried");
+    // A node that is the wrong one (read-only) or hung is not asked again
+    // in this call; one that merely dropped the connection (a restart, an
+    // idle timeout) gets a fresh one.
+    std::string skip;
+    if (ld_) {
+      if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+      last = op(ld_);
+      if (!IsFailover(last.code)) return last;
+      Log(LogLevel::kWarning, current_uri_ + ": " + last.Describe());
+      if (last.code == LDAP_REFERRAL ||
+          last.code == LDAP_UNWILLING_TO_PERFORM || last.code == LDAP_TIMEOUT) {
+        skip = current_uri_;
+      }
+      Drop();
+    }
+    for (std::size_t i = 0; i < uris_.size(); ++i) {
+      if (uris_[i] == skip) continue;
+      last = Connect(i);
+      if (!last.ok()) {
+        Log(LogLevel::kWarning, uris_[i] + ": " + last.Describe());
+        Drop();
+        if (IsFailover(last.code)) continue;
+        return last;
+      }
+      if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+      last = op(ld_);
+      if (!IsFailover(last.code)) return last;
+      // After -1 or -5 the handle is dead; after a referral it is the
+      // wrong node. Either way: the next one.
+      Log(LogLevel::kWarning, uris_[i] + ": " + last.Describe());
+      Drop();
+    }
+    return last;
+  }
+
+ private:
+  // The result of the last call on `ld_`, with the diagnostic text.
+  DirResult Result(int code) const {
+    DirResult r = LdapResult(code);
+    char* text = nullptr;
+    if (ld_ &&
+        ldap_get_option(ld_, LDAP_OPT_DIAGNOSTIC_MESSAGE, &text) ==
+            LDAP_OPT_SUCCESS &&
+        text != nullptr) {
+      r.message = text;
+      ldap_memfree(text);
+    }
+    return r;
+  }
+
+  // Sets the per-call timeout: the per-operation timeout, capped by the
+  // deadline. False when no time is left.
+  bool ArmTimeout() {
+    const auto left = deadline_.Cap(config_.timeout);
+    if (left.count() <= 0) return false;
+    const timeval tv = ToTimeval(left);
+    ldap_set_option(ld_, LDAP_OPT_TIMEOUT, &tv);
+    ldap_set_option(ld_, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+    return true;
+  }
+
+  DirResult Connect(std::size_t index) {
+    const std::string& uri = uris_[index];
+    if (int rc = ldap_initialize(&ld_, uri.c_str()); rc != LDAP_SUCCESS) {
+      ld_ = nullptr;
+      return LdapResult(rc, "cannot initialise " + uri);
+    }
+    current_uri_ = uri;
+    const int version = LDAP_VERSION3;
+    ldap_set_option(ld_, LDAP_OPT_PROTOCOL_VERSION, &version);
+    ldap_set_option(ld_, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+    if (DirResult r = SetTls(); !r.ok()) return r;
+    if (int rc = ldap_connect(ld_); rc != LDAP_SUCCESS) {
+      DirResult r = Result(rc);
+      // ldaps://: a refused or unreachable server leaves no text; a failed
+      // TLS handshake leaves the TLS library's.
+      if (uri.rfind("ldaps://", 0) == 0 && rc == LDAP_SERVER_DOWN &&
+          !r.message.empty()) {
+        return TlsFailure("TLS", std::move(r));
+      }
+      return r;
+    }
+    if (config_.start_tls && uri.rfind("ldap://", 0) == 0) {
+      if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+      if (int rc = ldap_start_tls_s(ld_, nullptr, nullptr);
+          rc != LDAP_SUCCESS) {
+        DirResult r = Result(rc);
+        // -11: the handshake failed; a result from the server (protocol
+        // error, unavailable...): it does not do StartTLS. Never a
+        // fallback to a plain connection. Server down or timed out: as
+        // for any other operation.
+        if (rc == LDAP_CONNECT_ERROR)
+          return TlsFailure("StartTLS", std::move(r));
+        if (rc > 0) {
+          r.message = "StartTLS refused by the server (is TLS set up on " +
+                      uri + "?)" + (r.message.empty() ? "" : ": " + r.message);
+          r.tls_failure = true;
+          return r;
+        }
+        r.message = "StartTLS" + (r.message.empty() ? "" : ": " + r.message);
+        return r;
+      }
+    }
+    if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+    return Bind();
+  }
+
+  // A failed TLS handshake with the current server. libldap reports a
+  // certificate it does not accept (unknown CA, another host name,
+  // expired) with only the TLS library's text, often "(unknown error
+  // code)": say what to check. Still a failover: another node may present
+  // a good certificate.
+  DirResult TlsFailure(const std::string& what, DirResult r) const {
+    r.message = what + " with " + current_uri_ +
+                " failed: server certificate not accepted or TLS handshake "
+                "failed (check tls_ca_cert_file, that server_host names a "
+                "host in the certificate, tls_require_cert)" +
+                (r.message.empty() ? "" : ": " + r.message);
+    r.tls_failure = true;
+    return r;
+  }
+
+  DirResult SetTls() {
+    const int require = TlsRequireCode(config_.tls_require_cert);
+    ldap_set_option(ld_, LDAP_OPT_X_TLS_REQUIRE_CERT, &require);
+    if (!config_.tls_ca_cert_file.empty()) {
+      ldap_set_option(ld_, LDAP_OPT_X_TLS_CACERTFILE,
+                      config_.tls_ca_cert_file.c_str());
+    }
+    // Per-handle TLS options take effect only in a new context.
+    const int is_server = 0;
+    if (int rc = ldap_set_option(ld_, LDAP_OPT_X_TLS_NEWCTX, &is_server);
+        rc != LDAP_OPT_SUCCESS) {
+      return LdapResult(LDAP_LOCAL_ERROR,
+                        "cannot set up TLS (tls_ca_cert_file?)");
+    }
+    return {};
+  }
+
+  DirResult Bind() {
+    int rc = LDAP_SUCCESS;
+    switch (config_.bind) {
+      case BindMethod::kNone:
+        return {};
+      case BindMethod::kSimple: {
+        berval cred{};
+        cred.bv_val = password_.data();
+        cred.bv_len = password_.size();
+        rc = ldap_sasl_bind_s(ld_, config_.bind_dn.c_str(), LDAP_SASL_SIMPLE,
+                              &cred, nullptr, nullptr, nullptr);
+        break;
+      }
+      case BindMethod::kSasl:
+        rc = ldap_sasl_interactive_bind_s(
+            ld_, nullptr, config_.sasl_mech.c_str(), nullptr, nullptr,
+            LDAP_SASL_QUIET, SaslInteract, nullptr);
+        break;
+    }
+    DirResult r = Result(rc);
+    if (!r.ok()) {
+      r.message =
+          "bind as " +
+          (config_.bind == BindMethod::kSasl ? "SASL " + config_.sasl_mech
+                                             : config_.bind_dn) +
+          (r.message.empty() ? "" : ": " + r.message);
+    }
+    return r;
+  }
+
+  void Drop() {
+    if (ld_) ldap_unbind_ext_s(ld_, nullptr, nullptr);
+    ld_ = nullptr;
+  }
+
+  const Config& config_;
+  const std::vector<std::string> uris_;
+  std::string password_;
+  const Deadline& deadline_;
+  LDAP* ld_ = nullptr;
+  std::string current_uri_;
+
+  friend class LdapDirectory;
+  DirResult DoSearch(LDAP* ld, const SearchRequest& req,
+                     std::vector<Entry>* entries);
+  DirResult DoAdd(LDAP* ld, const std::string& dn,
+                  const std::vector<AttributeView>& attributes);
+  DirResult DoModify(LDAP* ld, const std::string& dn,
+                     const std::vector<Modification>& changes);
+  static void CollectEntries(LDAP* ld, LDAPMessage* res,
+                             std::vector<Entry>* entries);
+  // Replaces `cookie` with the paged-results cookie of `res`; empty when
+  // this was the last page.
+  static int NextPageCookie(LDAP* ld, LDAPMessage* res, berval* cookie);
+};
+
+DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
+                                        std::vector<Entry>* entries) {
+  entries->clear();
+  // "1.1" asks for no attributes at all (RFC 4511 4.5.1.8).
+  std::vector<char*> attrs;
+  std::string no_attrs = "1.1";
+  for (const auto& a : req.attributes) {
+    attrs.push_back(const_cast<char*>(a.c_str()));
+  }
+  if (attrs.empty()) attrs.push_back(no_attrs.data());
+  attrs.push_back(nullptr);
+
+  // Without paging this loop runs once; with it, once per page until the
+  // server's cookie comes back empty.
+  berval cookie{0, nullptr};
+  std::unique_ptr<berval, void (*)(berval*)> cookie_guard(
+      &cookie, [](berval* c) { ber_memfree(c->bv_val); });
+  for (;;) {
+    LDAPControl* page = nullptr;
+    if (req.page_size > 0) {
+      const int rc =
+          ldap_create_page_control(ld, req.page_size, &cookie, 0, &page);
+      if (rc != LDAP_SUCCESS) return Result(rc);
+    }
+    std::unique_ptr<LDAPControl, void (*)(LDAPControl*)> page_guard(
+        page, [](LDAPControl* c) {
+          if (c) ldap_control_free(c);
+        });
+    LDAPControl* server_controls[] = {page, nullptr};
+    timeval tv = ToTimeval(deadline_.Cap(config_.timeout));
+    LDAPMessage* raw = nullptr;
+    const int rc = ldap_search_ext_s(ld, req.base.c_str(), ScopeCode(req.scope),
+                                     req.filter.c_str(), attrs.data(), 0,
+                                     page ? server_controls : nullptr, nullptr,
+                                     &tv, req.size_limit, &raw);
+    MessagePtr res(raw);
+    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Result(rc);
+    CollectEntries(ld, res.get(), entries);
+    if (req.page_size <= 0 || rc != LDAP_SUCCESS) return LdapResult(rc, "");
+    if (int prc = NextPageCookie(ld, res.get(), &cookie); prc != LDAP_SUCCESS) {
+      return Result(prc);
+    }
+    if (cookie.bv_len == 0) return {};
+    if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+  }
+}
+
+void LdapDirectory::Impl::CollectEntries(LDAP* ld, LDAPMessage* res,
+                                         std::vector<Entry>* entries) {
+  for (LDAPMessage* e = ldap_first_entry(ld, res); e != nullptr;
+       e = ldap_next_entry(ld, e)) {
+    Entry entry;
+    LdapString dn(ldap_get_dn(ld, e));
+    if (dn) entry.dn = dn.get();
+    BerElement* ber_raw = nullptr;
+    for (LdapString name(ldap_first_attribute(ld, e, &ber_raw)); name;
+         name.reset(ldap_next_attribute(ld, e, ber_raw))) {
+      Attribute attr{name.get(), {}};
+      ValuesPtr values(ldap_get_values_len(ld, e, name.get()));
+      for (berval** v = values.get(); v && *v; ++v) {
+        attr.values.emplace_back((*v)->bv_val, (*v)->bv_len);
+      }
+      entry.attributes.push_back(std::move(attr));
+    }
+    BerPtr ber(ber_raw);
+    entries->push_back(std::move(entry));
+  }
+}
+
+int LdapDirectory::Impl::NextPageCookie(LDAP* ld, LDAPMessage* res,
+                                        berval* cookie) {
+  LDAPControl** controls = nullptr;
+  int rc = ldap_parse_result(ld, res, nullptr, nullptr, nullptr, nullptr,
+                             &controls, 0);
+  if (rc != LDAP_SUCCESS) return rc;
+  std::unique_ptr<LDAPControl*, void (*)(LDAPControl**)> guard(
+      controls, [](LDAPControl** c) { ldap_controls_free(c); });
+  LDAPControl* response =
+      ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, controls, nullptr);
+  ber_memfree(cookie->bv_val);
+  *cookie = {0, nullptr};
+  // A server that ignores paging returned everything at once.
+  if (response == nullptr) return LDAP_SUCCESS;
+  ber_int_t estimate = 0;
+  return ldap_parse_pageresponse_control(ld, response, &estimate, cookie);
+}
+
+DirResult LdapDirectory::Impl::DoModify(
+    LDAP* ld, const std::string& dn, const std::vector<Modification>& changes) {
+  std::vector<std::vector<berval>> values(changes.size());
+  std::vector<std::vector<berval*>> value_ptrs(changes.size());
+  std::vector<LDAPMod> mods(changes.size());
+  std::vector<LDAPMod*> mod_ptrs;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    for (const auto& v : changes[i].values) {
+      values[i].push_back({v.size(), const_cast<char*>(v.data())});
+    }
+    for (auto& bv : values[i]) value_ptrs[i].push_back(&bv);
+    value_ptrs[i].push_back(nullptr);
+    const int op = changes[i].op == Modification::Op::kIncrement
+                       ? LDAP_MOD_INCREMENT
+                       : LDAP_MOD_REPLACE;
+    mods[i].mod_op = op | LDAP_MOD_BVALUES;
+    mods[i].mod_type = const_cast<char*>(changes[i].name.c_str());
+    mods[i].mod_bvalues = value_ptrs[i].data();
+    mod_ptrs.push_back(&mods[i]);
+  }
+  mod_ptrs.push_back(nullptr);
+  return Result(
+      ldap_modify_ext_s(ld, dn.c_str(), mod_ptrs.data(), nullptr, nullptr));
+}
+
+DirResult LdapDirectory::Impl::DoAdd(
+    LDAP* ld, const std::string& dn,
+    const std::vector<AttributeView>& attributes) {
+  // LDAPMod points into `attributes`; nothing is copied, which matters for
+  // a 10 MB mdaRawMessage.
+  std::vector<std::vector<berval>> values(attributes.size());
+  std::vector<std::vector<berval*>> value_ptrs(attributes.size());
+  std::vector<LDAPMod> mods(attributes.size());
+  std::vector<LDAPMod*> mod_ptrs;
+  for (std::size_t i = 0; i < attributes.size(); ++i) {
+    for (const auto& v : attributes[i].values) {
+      values[i].push_back({v.size(), const_cast<char*>(v.data())});
+    }
+    for (auto& bv : values[i]) value_ptrs[i].push_back(&bv);
+    value_ptrs[i].push_back(nullptr);
+    mods[i].mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES;
+    mods[i].mod_type = const_cast<char*>(attributes[i].name.c_str());
+    mods[i].mod_bvalues = value_ptrs[i].data();
+    mod_ptrs.push_back(&mods[i]);
+  }
+  mod_ptrs.push_back(nullptr);
+  const int rc =
+      ldap_add_ext_s(ld, dn.c_str(), mod_ptrs.data(), nullptr, nullptr);
+  return Result(rc);
+}
+
+LdapDirectory::LdapDirectory(const Config& config,
+                             std::vector<std::string> uris,
+                             std::string password, const Deadline& deadline)
+    : impl_(std::make_unique<Impl>(config, std::move(uris), std::move(password),
+                                   deadline)) {
+  SkipUnusedSaslPlugins(config);
+}
+
+LdapDirectory::~LdapDirectory() = default;
+
+DirResult LdapDirectory::Search(const SearchRequest& request,
+                                std::vector<Entry>* entries) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoSearch(ld, request, entries); });
+}
+
+DirResult LdapDirectory::Add(const std::string& dn,
+                             const std::vector<AttributeView>& attributes) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoAdd(ld, dn, attributes); });
+}
+
+DirResult LdapDirectory::Modify(const std::string& dn,
+                                const std::vector<Modification>& changes) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes); });
+}
+
+DirResult LdapDirectory::Delete(const std::string& dn) {
+  return impl_->WithFailover([&](LDAP* ld) {
+    return impl_->Result(ldap_delete_ext_s(ld, dn.c_str(), nullptr, nullptr));
+  });
+}
+
+std::string BindPassword(const Config& config) {
+  return config.bind == BindMethod::kSimple
+             ? ReadPasswordFile(config.bind_pw_file)
+             : std::string();
+}
+
+Directories::Directories(const Config& config, const Deadline& deadline) {
+  const std::string password = BindPassword(config);
+  lookup_ = std::make_unique<LdapDirectory>(config, config.server_host,
+                                            password, deadline);
+  if (!config.store_host.empty()) {
+    store_ = std::make_unique<LdapDirectory>(config, config.store_host,
+                                             password, deadline);
+  }
+  if (!config.confirm_host.empty()) {
+    std::vector<Replica> replicas;
+    for (const std::string& uri : config.confirm_host) {
+      replicas_.push_back(std::make_unique<LdapDirectory>(
+          config, std::vector<std::string>{uri}, password, confirm_window_));
+      replicas.push_back({uri, replicas_.back().get()});
+    }
+    confirmer_ = std::make_unique<ReplicaConfirmer>(config, std::move(replicas),
+                                                    confirm_window_, deadline);
+  }
+}
+
+std::unique_ptr<Directory> OpenDirectory(const Config& config,
+                                         std::vector<std::string> uris,
+                                         std::string password,
+                                         const Deadline& deadline) {
+  return std::make_unique<LdapDirectory>(config, std::move(uris),
+                                         std::move(password), deadline);
+}
+
+}  // namespace ldapmda

@@ -1,5 +1,0 @@
-// ldapmbox: the mailbox companion command of ldapmda; all logic is in the
-// library (ldapmbox.h).
-#include "ldapmda/ldapmbox.h"
-
-int main(int argc, char** argv) { return ldapmda::RunLdapmbox(argc, argv); }
