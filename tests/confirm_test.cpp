@@ -146,7 +146,7 @@ class ConfirmedDeliveryTest : public ConfirmTest {
   }
   std::string MessageDn() const {
     return "mdaKey=" + MessageKey("alice@x", raw_) +
-           ",cn=mailbox,uid=alice,dc=x";
+           ",mdaFolder=INBOX,cn=mailbox,uid=alice,dc=x";
   }
   FakeDirectory dir_;
   std::string raw_ = "Subject: hi\n\nbody\n";

@@ -21,7 +21,7 @@ class DeliveryTest : public ::testing::Test {
   }
   std::string MessageDn() const {
     return "mdaKey=" + MessageKey("alice@x", raw_) +
-           ",cn=mailbox,uid=alice,dc=x";
+           ",mdaFolder=INBOX,cn=mailbox,uid=alice,dc=x";
   }
 
   Config config_;
@@ -43,20 +43,42 @@ TEST_F(DeliveryTest, HotPathIsOneSearchAndOneAdd) {
   EXPECT_EQ(dir_.added, std::vector<std::string>{MessageDn()});
 }
 
-TEST_F(DeliveryTest, MissingMailboxIsCreatedThenTheAddRetried) {
-  dir_.add_codes = {LDAP_NO_SUCH_OBJECT, LDAP_SUCCESS, LDAP_SUCCESS};
+TEST_F(DeliveryTest, MissingMailboxAndFolderAreCreatedThenTheAddRetried) {
+  // message: no parent; folder: no parent; mailbox; folder; message.
+  dir_.add_codes = {LDAP_NO_SUCH_OBJECT, LDAP_NO_SUCH_OBJECT, LDAP_SUCCESS,
+                    LDAP_SUCCESS, LDAP_SUCCESS};
   EXPECT_EQ(Deliver().outcome.dsn, kDsnStored);
-  ASSERT_EQ(dir_.added.size(), 3u);
-  EXPECT_EQ(dir_.added[1], "cn=mailbox,uid=alice,dc=x");
+  const std::vector<std::string> want = {
+      MessageDn(), "mdaFolder=INBOX,cn=mailbox,uid=alice,dc=x",
+      "cn=mailbox,uid=alice,dc=x", "mdaFolder=INBOX,cn=mailbox,uid=alice,dc=x",
+      MessageDn()};
+  EXPECT_EQ(dir_.added, want);
   const auto& box = dir_.last_attributes["cn=mailbox,uid=alice,dc=x"];
   ASSERT_EQ(box.size(), 2u);
   EXPECT_EQ(box[0].values[0], "mdaMailbox");
   EXPECT_EQ(box[1].name, "cn");
   EXPECT_EQ(box[1].values[0], "mailbox");
+  const auto& folder =
+      dir_.last_attributes["mdaFolder=INBOX,cn=mailbox,uid=alice,dc=x"];
+  ASSERT_GE(folder.size(), 4u);
+  EXPECT_EQ(folder[0].values[0], "mdaMailFolder");
+  EXPECT_EQ(folder[1].name, "mdaFolder");
+  EXPECT_EQ(folder[1].values[0], "INBOX");
+  EXPECT_EQ(folder[2].name, "mdaFolderName");
+  EXPECT_EQ(folder[2].values[0], "INBOX");
 }
 
-TEST_F(DeliveryTest, MailboxCreatedConcurrentlyIsFine) {
-  dir_.add_codes = {LDAP_NO_SUCH_OBJECT, LDAP_ALREADY_EXISTS, LDAP_SUCCESS};
+TEST_F(DeliveryTest, MissingFolderIsCreatedInAnExistingMailbox) {
+  dir_.add_codes = {LDAP_NO_SUCH_OBJECT, LDAP_SUCCESS, LDAP_SUCCESS};
+  EXPECT_EQ(Deliver().outcome.dsn, kDsnStored);
+  const std::vector<std::string> want = {
+      MessageDn(), "mdaFolder=INBOX,cn=mailbox,uid=alice,dc=x", MessageDn()};
+  EXPECT_EQ(dir_.added, want);
+}
+
+TEST_F(DeliveryTest, FolderAndMailboxCreatedConcurrentlyAreFine) {
+  dir_.add_codes = {LDAP_NO_SUCH_OBJECT, LDAP_NO_SUCH_OBJECT,
+                    LDAP_ALREADY_EXISTS, LDAP_ALREADY_EXISTS, LDAP_SUCCESS};
   EXPECT_EQ(Deliver().outcome.dsn, kDsnStored);
 }
 

@@ -44,6 +44,15 @@ class FakeDirectory : public Directory {
     deleted.push_back(dn);
     return {};
   }
+  DirResult ModifyPermissive(
+      const std::string& dn,
+      const std::vector<Modification>& changes) override {
+    return Modify(dn, changes);
+  }
+  DirResult Move(const std::string& dn, const std::string& parent) override {
+    moved.push_back({dn, parent});
+    return {};
+  }
   DirResult Modify(const std::string& dn,
                    const std::vector<Modification>& changes) override {
     modified.push_back(dn);
@@ -71,6 +80,7 @@ class FakeDirectory : public Directory {
   int modify_code = LDAP_SUCCESS;
   std::vector<std::string> modified;
   std::vector<std::string> deleted;
+  std::vector<std::pair<std::string, std::string>> moved;
   std::vector<Modification> last_changes;
   std::deque<int> add_codes;
   std::vector<SearchRequest> searches;

@@ -100,8 +100,8 @@ std::string LargeMessage(const std::string& tag, std::size_t size) {
 
 std::string MessageDn(const SlapdServer& slapd, const std::string& uid,
                       const std::string& rcpt, const std::string& raw) {
-  return "mdaKey=" + Sha256Hex({rcpt, "\n", raw}) + ",cn=mailbox," +
-         slapd.UserDn(uid);
+  return "mdaKey=" + Sha256Hex({rcpt, "\n", raw}) +
+         ",mdaFolder=INBOX,cn=mailbox," + slapd.UserDn(uid);
 }
 
 // ldapmda deferred the way Postfix needs: exit 75, no signal, exactly one
@@ -124,7 +124,7 @@ std::vector<TestEntry> MailboxEntries(const SlapdServer& slapd,
                                       const std::vector<std::string>& attrs) {
   try {
     return slapd.Admin().Search("cn=mailbox," + slapd.UserDn(uid),
-                                LDAP_SCOPE_ONELEVEL, "(objectClass=mdaMessage)",
+                                LDAP_SCOPE_SUBTREE, "(objectClass=mdaMessage)",
                                 attrs);
   } catch (const LdapError& e) {
     if (e.code() == LDAP_NO_SUCH_OBJECT) return {};

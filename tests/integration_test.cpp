@@ -46,8 +46,8 @@ TEST_F(IntegrationTest, StoresOneMessageWithAllAttributes) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string dn = StoredDn(r.out);
   ASSERT_FALSE(dn.empty()) << r.out;
-  EXPECT_EQ(dn, "mdaKey=" + Sha256Hex({"alice@example.com\n", kMessage}) + "," +
-                    Mailbox(server, "alice"));
+  EXPECT_EQ(dn, "mdaKey=" + Sha256Hex({"alice@example.com\n", kMessage}) +
+                    ",mdaFolder=INBOX," + Mailbox(server, "alice"));
 
   const auto entry = server.Admin().Read(dn);
   ASSERT_TRUE(entry);

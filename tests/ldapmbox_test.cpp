@@ -114,7 +114,7 @@ class LdapmboxTest : public testing::MdaTest {
 
   std::vector<testing::TestEntry> Messages(const std::string& uid) {
     try {
-      return server_.Admin().Search(Mailbox(server_, uid), LDAP_SCOPE_ONELEVEL,
+      return server_.Admin().Search(Mailbox(server_, uid), LDAP_SCOPE_SUBTREE,
                                     "(objectClass=mdaMessage)");
     } catch (const testing::LdapError& e) {
       if (e.code() == LDAP_NO_SUCH_OBJECT) return {};
@@ -279,8 +279,8 @@ TEST_F(LdapmboxTest, ListFiltersSortsAndWritesJson) {
   r = Run({"list", "alice@example.com"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(keys_of(r.out), k({2, 0, 1, 3}));  // by date; undated: delivery
-  const auto stored = server_.Admin().Read("mdaKey=" + key[0] + "," +
-                                           Mailbox(server_, "alice"));
+  const auto stored = server_.Admin().Read(
+      "mdaKey=" + key[0] + ",mdaFolder=INBOX," + Mailbox(server_, "alice"));
   ASSERT_TRUE(stored);
   EXPECT_NE(r.out.find("2026-02-02 10:00\t" + stored->First("mdaFrom") +
                        "\tInvoice 42\t" + std::to_string(raw[0].size()) +
@@ -363,7 +363,7 @@ TEST_F(LdapmboxTest, DeleteByKeyAndByAgeAndRecount) {
   const std::string box = Mailbox(server_, "alice");
   // Delivered 40 days ago, as far as the directory knows.
   ASSERT_EQ(server_.Admin().Modify(
-                "mdaKey=" + k(aged) + "," + box,
+                "mdaKey=" + k(aged) + ",mdaFolder=INBOX," + box,
                 {{LDAP_MOD_REPLACE,
                   "mdaDeliveredAt",
                   {*GeneralizedTime(std::time(nullptr) - 40 * 86400)}}}),
@@ -633,7 +633,7 @@ TEST_F(LdapmboxPagingTest, SixHundredMessagesPastASizeLimitOf500) {
 
   // A plain search as the same identity stops at the limit.
   try {
-    server_.Service().Search(Mailbox(server_, "bob"), LDAP_SCOPE_ONELEVEL,
+    server_.Service().Search(Mailbox(server_, "bob"), LDAP_SCOPE_SUBTREE,
                              "(objectClass=mdaMessage)", {"1.1"});
     ADD_FAILURE() << "no size limit";
   } catch (const testing::LdapError& e) {

@@ -103,7 +103,7 @@ class LoadTest : public testing::MdaTest {
     for (int u = 0; u < kUsers; ++u) {
       const auto box =
           admin.Search("cn=mailbox," + slapd.UserDn(User(u)),
-                       LDAP_SCOPE_ONELEVEL, "(objectClass=mdaMessage)",
+                       LDAP_SCOPE_SUBTREE, "(objectClass=mdaMessage)",
                        {"mdaKey", "mdaSubject", "mdaRawMessage", "mdaSize"});
       EXPECT_EQ(box.size(),
                 static_cast<std::size_t>(kDeliverers * kPerDeliverer / kUsers))
@@ -185,7 +185,7 @@ TEST_F(LoadTest, PipeModeEightDeliverersTwoThousandMessagesEach) {
         const std::string rcpt = Address(UserOf(t, j));
         const ProcessResult r = Deliver(conf, rcpt, raw);
         const std::string dn = "mdaKey=" + Sha256Hex({rcpt, "\n", raw}) +
-                               ",cn=mailbox," +
+                               ",mdaFolder=INBOX,cn=mailbox," +
                                slapd.UserDn(User(UserOf(t, j)));
         if (r.exit_code != 0 || r.out != "stored as " + dn + "\n") {
           result.Fail(Subject("pipe", t, j) + ": exit " +
@@ -234,7 +234,7 @@ TEST_F(LoadTest, LmtpModeEightSessionsTwoThousandMessagesEach) {
             lmtp.Transaction(sender, {rcpt}, LoadMessage("lmtp", t, j));
         const std::string dn =
             "mdaKey=" + Sha256Hex({rcpt, "\n", LmtpStored(sender, t, j)}) +
-            ",cn=mailbox," + slapd.UserDn(User(UserOf(t, j)));
+            ",mdaFolder=INBOX,cn=mailbox," + slapd.UserDn(User(UserOf(t, j)));
         const std::string expected =
             "250 2.0.0 <" + rcpt + ">: stored as " + dn;
         if (replies.size() != 1 || replies[0] != expected) {

@@ -226,7 +226,8 @@ TEST_F(PolicyTest, RetryOfAStoredMessageIsDeliveredEvenWhenNowOverQuota) {
   // mailbox filled. The retry must say delivered, not bounce.
   config_.quota_attribute = "mailQuota";
   const std::string box = "cn=mailbox,uid=a,dc=x";
-  const std::string message = "mdaKey=" + MessageKey("a@x", raw_) + "," + box;
+  const std::string message =
+      "mdaKey=" + MessageKey("a@x", raw_) + ",mdaFolder=INBOX," + box;
   dir_.entries_by_dn[box] =
       User(box, {{"mdaMailboxSize", {"1000"}}, {"mdaMessageCount", {"3"}}});
   dir_.entries_by_dn[message] = User(message);
@@ -258,7 +259,8 @@ TEST_F(PolicyTest, RetryIsNotCountedTwice) {
 
 TEST_F(PolicyTest, NewMailboxStartsWithCountersWhenUsageIsTracked) {
   config_.quota_attribute = "mailQuota";
-  dir_.add_codes = {LDAP_NO_SUCH_OBJECT, LDAP_SUCCESS, LDAP_SUCCESS};
+  dir_.add_codes = {LDAP_NO_SUCH_OBJECT, LDAP_NO_SUCH_OBJECT, LDAP_SUCCESS,
+                    LDAP_SUCCESS, LDAP_SUCCESS};
   dir_.by_filter["(mail=a@x)"] = {User("uid=a,dc=x")};
   EXPECT_EQ(Deliver("a@x").outcome.dsn, kDsnStored);
   const auto& box = dir_.last_attributes["cn=mailbox,uid=a,dc=x"];

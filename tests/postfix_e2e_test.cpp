@@ -62,8 +62,7 @@ std::vector<TestEntry> Mailbox(const SlapdServer& slapd,
                                const std::string& uid) {
   try {
     return slapd.Admin().Search("cn=mailbox," + slapd.UserDn(uid),
-                                LDAP_SCOPE_ONELEVEL,
-                                "(objectClass=mdaMessage)");
+                                LDAP_SCOPE_SUBTREE, "(objectClass=mdaMessage)");
   } catch (const LdapError& e) {
     if (e.code() == LDAP_NO_SUCH_OBJECT) return {};
     throw;

@@ -51,7 +51,7 @@ const std::vector<std::string> kPeople = {
     "userPassword: erinpass\nmdaQuota: 1000000\n",
     "dn: uid=alice,ou=people,dc=example,dc=com\n"
     "changetype: modify\n"
-    "add: userPassword\nuserPassword: alicepass\n-\n"
+    "replace: userPassword\nuserPassword: alicepass\n-\n"
     "add: telephoneNumber\ntelephoneNumber: +1 555 0100\n-\n"
     "add: description\ndescription: private note\n-\n",
     "dn: cn=backup,ou=services,dc=example,dc=com\n"
@@ -59,24 +59,24 @@ const std::vector<std::string> kPeople = {
     "cn: backup\nuserPassword: backuppass\n"};
 
 // The message ACL that the issue asks for ("the delivery identity can
-// only search recipients and add under mailboxes"): rule 2 of the shipped
+// only search recipients and add under mailboxes"): rule 3 of the shipped
 // file lets ldapmda read every stored message, because OpenLDAP's "add"
 // level includes "read". This keeps what ldapmda reads of a message (that
 // it exists, and its size for --recount) and leaves the rest add-only.
 const std::string kShippedMessageRule =
-    "access to dn.regex=\"^mdakey=[^,]+,cn=mailbox,(.+,ou=people,dc=example,"
-    "dc=com)$\"\n"
+    "access to dn.regex=\"^mdakey=[^,]+,mdafolder=.+,cn=mailbox,(.+,ou=people,"
+    "dc=example,dc=com)$\"\n"
     "\t\tfilter=(objectClass=mdaMessage)\n"
     "\tby dn.exact=\"cn=ldapmda,ou=services,dc=example,dc=com\" add\n";
 const std::string kNarrowMessageRules =
-    "access to dn.regex=\"^mdakey=[^,]+,cn=mailbox,(.+,ou=people,dc=example,"
-    "dc=com)$\"\n"
+    "access to dn.regex=\"^mdakey=[^,]+,mdafolder=.+,cn=mailbox,(.+,ou=people,"
+    "dc=example,dc=com)$\"\n"
     "\t\tfilter=(objectClass=mdaMessage) attrs=entry,objectClass,mdaSize\n"
     "\tby dn.exact=\"cn=ldapmda,ou=services,dc=example,dc=com\" add\n"
     "\tby dn.exact,expand=\"$1\" read\n"
     "\tby * none\n"
-    "access to dn.regex=\"^mdakey=[^,]+,cn=mailbox,(.+,ou=people,dc=example,"
-    "dc=com)$\"\n"
+    "access to dn.regex=\"^mdakey=[^,]+,mdafolder=.+,cn=mailbox,(.+,ou=people,"
+    "dc=example,dc=com)$\"\n"
     "\t\tfilter=(objectClass=mdaMessage)\n"
     "\tby dn.exact=\"cn=ldapmda,ou=services,dc=example,dc=com\" =a\n";
 
@@ -283,7 +283,7 @@ TEST_F(PrivilegeTest, NarrowerMessageAclKeepsEverythingWorking) {
         << "the delivery identity reads " << attr;
   }
   EXPECT_TRUE(server.Service()
-                  .Search(Mailbox(server, "erin"), LDAP_SCOPE_ONELEVEL,
+                  .Search(Mailbox(server, "erin"), LDAP_SCOPE_SUBTREE,
                           "(mdaSubject=private)")
                   .empty());
   // The owner still reads her mail.

@@ -145,7 +145,7 @@ class ReplicationTest : public ::testing::Test {
   // Where ldapmda stores `message` for alice.
   std::string MessageDn(const std::string& message) const {
     return "mdaKey=" + Sha256Hex({std::string(kRecipient) + "\n", message}) +
-           ",cn=mailbox," + a_->UserDn("alice");
+           ",mdaFolder=INBOX,cn=mailbox," + a_->UserDn("alice");
   }
 
   // Waits until `node` has the message, and checks it byte-exact.
@@ -345,7 +345,7 @@ TEST_F(ReplicationTest, UnconfirmedStoreDefersAndTheRetryIsNotADuplicate) {
             "already stored as " + dn + ", confirmed by 1 of 1 replicas\n");
   for (const SlapdServer* node : {a_.get(), b_.get()}) {
     const auto box = node->Admin().Search("cn=mailbox," + a_->UserDn("alice"),
-                                          LDAP_SCOPE_ONELEVEL,
+                                          LDAP_SCOPE_SUBTREE,
                                           "(objectClass=mdaMessage)", {"1.1"});
     EXPECT_EQ(box.size(), 1u) << node->uri();
   }

@@ -181,14 +181,15 @@ TEST(ReportEntryTest, AnOlderSchemaGetsTheMessageWithoutTheReport) {
   const MessageEntry entry("k", "raw", BounceInfo(), {"", "", "", ""},
                            "bounces@example.com", "INBOX", 1795338187);
   bool created = false;
+  std::string dn;
   const Outcome o =
-      delivery.Store("cn=mailbox,uid=b,dc=x", "mdaKey=k,cn=mailbox,uid=b,dc=x",
-                     entry, &created);
+      delivery.Store("cn=mailbox,uid=b,dc=x", entry, &created, &dn);
   EXPECT_EQ(o.disposition(), Disposition::kSent) << o.text;
   EXPECT_TRUE(created);
   ASSERT_EQ(directory.added.size(), 2u);
   const auto& stored =
-      directory.last_attributes["mdaKey=k,cn=mailbox,uid=b,dc=x"];
+      directory
+          .last_attributes["mdaKey=k,mdaFolder=INBOX,cn=mailbox,uid=b,dc=x"];
   for (const auto& a : stored) {
     EXPECT_FALSE(a.name.starts_with("mdaDsn")) << a.name;
     if (a.name == "objectClass") {
@@ -199,9 +200,7 @@ TEST(ReportEntryTest, AnOlderSchemaGetsTheMessageWithoutTheReport) {
   // Two values the server takes for one: the same.
   directory.add_codes = {LDAP_TYPE_OR_VALUE_EXISTS};
   directory.added.clear();
-  EXPECT_EQ(delivery
-                .Store("cn=mailbox,uid=b,dc=x",
-                       "mdaKey=k,cn=mailbox,uid=b,dc=x", entry, &created)
+  EXPECT_EQ(delivery.Store("cn=mailbox,uid=b,dc=x", entry, &created, &dn)
                 .disposition(),
             Disposition::kSent);
   EXPECT_EQ(directory.added.size(), 2u);
@@ -209,9 +208,7 @@ TEST(ReportEntryTest, AnOlderSchemaGetsTheMessageWithoutTheReport) {
   // Any other refusal is not retried without the report.
   directory.add_codes = {LDAP_INSUFFICIENT_ACCESS};
   directory.added.clear();
-  EXPECT_NE(delivery
-                .Store("cn=mailbox,uid=b,dc=x",
-                       "mdaKey=k,cn=mailbox,uid=b,dc=x", entry, &created)
+  EXPECT_NE(delivery.Store("cn=mailbox,uid=b,dc=x", entry, &created, &dn)
                 .disposition(),
             Disposition::kSent);
   EXPECT_EQ(directory.added.size(), 1u);

@@ -93,9 +93,12 @@ struct SearchRequest {
   int page_size = 0;  // > 0: RFC 2696 paged results, all pages collected
 };
 
-// One change of a modify: RFC 4525 increment, or replace.
+// One change of a modify: RFC 4525 increment, replace, or add or delete
+// the given values (deleting a value the entry does not hold fails with
+// no_such_value(): a modify that deletes the old value and adds the new
+// one is a compare-and-swap).
 struct Modification {
-  enum class Op { kIncrement, kReplace };
+  enum class Op { kIncrement, kReplace, kAdd, kDelete };
   Op op;
   std::string name;
   std::vector<std::string> values;
@@ -118,8 +121,18 @@ class Directory {
   virtual DirResult Modify(const std::string& dn,
                            const std::vector<Modification>& changes) = 0;
 
+  // Modify, where adding a value the entry holds already or deleting one
+  // it does not hold is no error (the permissive-modify control): for
+  // changes that must not depend on what another writer did meanwhile.
+  virtual DirResult ModifyPermissive(
+      const std::string& dn, const std::vector<Modification>& changes) = 0;
+
   // Deletes one leaf entry. Returns the result code.
   virtual DirResult Delete(const std::string& dn) = 0;
+
+  // Moves the entry `dn` below `new_parent`, keeping its RDN.
+  virtual DirResult Move(const std::string& dn,
+                         const std::string& new_parent) = 0;
 };
 
 // What a directory call was doing, because some results mean different

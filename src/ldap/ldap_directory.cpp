@@ -102,6 +102,39 @@ DirStatus StatusOf(int code) {
   }
 }
 
+int ModOp(Modification::Op op) {
+  switch (op) {
+    case Modification::Op::kIncrement:
+      return LDAP_MOD_INCREMENT;
+    case Modification::Op::kAdd:
+      return LDAP_MOD_ADD;
+    case Modification::Op::kDelete:
+      return LDAP_MOD_DELETE;
+    case Modification::Op::kReplace:
+      break;
+  }
+  return LDAP_MOD_REPLACE;
+}
+
+// The first RDN of `dn` as a string, for a rename that keeps it; "" when
+// `dn` does not parse.
+std::string FirstRdn(const std::string& dn) {
+  LDAPDN parsed = nullptr;
+  if (ldap_str2dn(dn.c_str(), &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+      parsed == nullptr || parsed[0] == nullptr) {
+    if (parsed) ldap_dnfree(parsed);
+    return "";
+  }
+  char* text = nullptr;
+  std::string rdn;
+  if (ldap_rdn2str(parsed[0], &text, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS) {
+    rdn = text;
+    ldap_memfree(text);
+  }
+  ldap_dnfree(parsed);
+  return rdn;
+}
+
 timeval ToTimeval(std::chrono::milliseconds ms) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
@@ -386,8 +419,10 @@ class LdapDirectory::Impl {
                      std::vector<Entry>* entries);
   DirResult DoAdd(LDAP* ld, const std::string& dn,
                   const std::vector<AttributeView>& attributes);
+  // With `permissive`, the permissive-modify control: adding a value
+  // that is there or deleting one that is not is no error.
   DirResult DoModify(LDAP* ld, const std::string& dn,
-                     const std::vector<Modification>& changes);
+                     const std::vector<Modification>& changes, bool permissive);
   static void CollectEntries(LDAP* ld, LDAPMessage* res,
                              std::vector<Entry>* entries);
   // Replaces `cookie` with the paged-results cookie of `res`; empty when
@@ -483,7 +518,8 @@ int LdapDirectory::Impl::NextPageCookie(LDAP* ld, LDAPMessage* res,
 }
 
 DirResult LdapDirectory::Impl::DoModify(
-    LDAP* ld, const std::string& dn, const std::vector<Modification>& changes) {
+    LDAP* ld, const std::string& dn, const std::vector<Modification>& changes,
+    bool permissive) {
   std::vector<std::vector<berval>> values(changes.size());
   std::vector<std::vector<berval*>> value_ptrs(changes.size());
   std::vector<LDAPMod> mods(changes.size());
@@ -494,17 +530,19 @@ DirResult LdapDirectory::Impl::DoModify(
     }
     for (auto& bv : values[i]) value_ptrs[i].push_back(&bv);
     value_ptrs[i].push_back(nullptr);
-    const int op = changes[i].op == Modification::Op::kIncrement
-                       ? LDAP_MOD_INCREMENT
-                       : LDAP_MOD_REPLACE;
+    const int op = ModOp(changes[i].op);
     mods[i].mod_op = op | LDAP_MOD_BVALUES;
     mods[i].mod_type = const_cast<char*>(changes[i].name.c_str());
     mods[i].mod_bvalues = value_ptrs[i].data();
     mod_ptrs.push_back(&mods[i]);
   }
   mod_ptrs.push_back(nullptr);
-  return Result(
-      ldap_modify_ext_s(ld, dn.c_str(), mod_ptrs.data(), nullptr, nullptr));
+  LDAPControl control{};
+  control.ldctl_oid = const_cast<char*>(LDAP_CONTROL_X_PERMISSIVE_MODIFY);
+  control.ldctl_iscritical = 1;  // never silently without it
+  LDAPControl* controls[] = {&control, nullptr};
+  return Result(ldap_modify_ext_s(ld, dn.c_str(), mod_ptrs.data(),
+                                  permissive ? controls : nullptr, nullptr));
 }
 
 DirResult LdapDirectory::Impl::DoAdd(
@@ -558,12 +596,28 @@ DirResult LdapDirectory::Add(const std::string& dn,
 DirResult LdapDirectory::Modify(const std::string& dn,
                                 const std::vector<Modification>& changes) {
   return impl_->WithFailover(
-      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes); });
+      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes, false); });
+}
+
+DirResult LdapDirectory::ModifyPermissive(
+    const std::string& dn, const std::vector<Modification>& changes) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes, true); });
 }
 
 DirResult LdapDirectory::Delete(const std::string& dn) {
   return impl_->WithFailover([&](LDAP* ld) {
     return impl_->Result(ldap_delete_ext_s(ld, dn.c_str(), nullptr, nullptr));
+  });
+}
+
+DirResult LdapDirectory::Move(const std::string& dn,
+                              const std::string& new_parent) {
+  const std::string rdn = FirstRdn(dn);
+  if (rdn.empty()) return LdapResult(LDAP_INVALID_DN_SYNTAX, "moving " + dn);
+  return impl_->WithFailover([&](LDAP* ld) {
+    return impl_->Result(ldap_rename_s(
+        ld, dn.c_str(), rdn.c_str(), new_parent.c_str(), 1, nullptr, nullptr));
   });
 }
 

@@ -35,7 +35,10 @@ class LdapDirectory : public Directory {
                 const std::vector<AttributeView>& attributes) override;
   DirResult Modify(const std::string& dn,
                    const std::vector<Modification>& changes) override;
+  DirResult ModifyPermissive(const std::string& dn,
+                             const std::vector<Modification>& changes) override;
   DirResult Delete(const std::string& dn) override;
+  DirResult Move(const std::string& dn, const std::string& new_parent) override;
 
  private:
   class Impl;

@@ -545,6 +545,7 @@ void SlapdServer::LoadSampleData() {
               {{"objectClass", {"organizationalUnit"}}, {"ou", {ou}}});
     }
     AddServiceEntry(admin, service_dn(), service_password());
+    AddServiceEntry(admin, dovecot_dn(), dovecot_password());
     for (const char* uid : {"alice", "bob", "carol"}) {
       AddUser(admin, uid, std::string(uid) + "@example.com");
     }
@@ -588,7 +589,8 @@ void SlapdServer::AddUser(LdapClient& admin, const std::string& uid,
            {"uid", {uid}},
            {"cn", {uid}},
            {"sn", {uid}},
-           {"mail", {mail}}});
+           {"mail", {mail}},
+           {"userPassword", {UserPassword(uid)}}});
 }
 
 }  // namespace ldapmda::testing

@@ -67,9 +67,10 @@ struct SlapdOptions {
   // With load_ldapmda_schema: this file instead of the project's
   // conf/ldapmda.schema (for instance an older version of it).
   std::string schema_file;
-  // Base entries, ou=people, ou=services, the service entry and the sample
-  // users: uid=alice|bob|carol (<uid>@example.com) and uid=dup1|dup2 (both
-  // mail: dup@example.com), all inetOrgPerson below ou=people.
+  // Base entries, ou=people, ou=services, the service entries (ldapmda,
+  // dovecot) and the sample users: uid=alice|bob|carol (<uid>@example.com)
+  // and uid=dup1|dup2 (both mail: dup@example.com), all inetOrgPerson
+  // below ou=people, each with the userPassword UserPassword(uid).
   bool load_sample_data = true;
   std::string suffix = "dc=example,dc=com";
   long maxentrysize = 20 * 1024 * 1024;  // back-mdb maxentrysize (0: unset)
@@ -172,6 +173,15 @@ class SlapdServer {
     return "cn=ldapmda,ou=services," + suffix();
   }
   std::string service_password() const { return "mdapass"; }
+  // The identity the Dovecot driver binds as.
+  std::string dovecot_dn() const {
+    return "cn=dovecot,ou=services," + suffix();
+  }
+  std::string dovecot_password() const { return "dovecotpass"; }
+  // The userPassword of a sample user (IMAP and POP3 logins).
+  static std::string UserPassword(std::string_view uid) {
+    return std::string(uid) + "pass";
+  }
   // The identity syncrepl binds as (kProvider data, kConsumer config).
   std::string replicator_dn() const {
     return "cn=replicator,ou=services," + suffix();
