@@ -1,6 +1,7 @@
-// The Debian package, end to end on this machine (root): packaging/build-deb
-// builds it from the working tree, lintian finds no error in it, its files
-// are the layout `cmake --install` produces, `apt-get install`
+// The Debian packages (ldapmda, dovecot-ldapmda), end to end on this
+// machine (root): packaging/build-deb builds them from the working tree,
+// lintian finds no error in them, their files are the layout
+// `cmake --install` produces, `apt-get install`
 // puts them in place, the installed ldapmda delivers with the installed
 // /etc/ldapmda/ldapmda.conf as the pipe(8) user would, the installed
 // schema and slapd examples load in slapd, and `apt-get purge` leaves
@@ -47,11 +48,18 @@ constexpr char kSchemaDir[] = "/usr/share/ldapmda/schema";
 // installs and purges the same package.
 constexpr char kLockFile[] = "/tmp/ldapmda-package-test.lock";
 const std::vector<std::string> kAptEnv = {"DEBIAN_FRONTEND=noninteractive"};
-// What the package has that `cmake --install` does not: Debian's own docs.
+// The binary packages: ldapmda, and the Dovecot driver.
+const std::vector<std::string> kPackages = {"ldapmda", "dovecot-ldapmda"};
+constexpr char kPlugin[] = "/usr/lib/dovecot/modules/lib20_ldapmda_plugin.so";
+// What the packages have that `cmake --install` does not: Debian's own
+// docs.
 const std::set<std::string> kDebianOnly = {
     "usr/share/doc/ldapmda/README.Debian",
     "usr/share/doc/ldapmda/changelog.Debian.gz",
-    "usr/share/lintian/overrides/ldapmda"};
+    "usr/share/lintian/overrides/ldapmda",
+    "usr/share/doc/dovecot-ldapmda/changelog.Debian.gz",
+    "usr/share/doc/dovecot-ldapmda/copyright",
+    "usr/share/lintian/overrides/dovecot-ldapmda"};
 
 const std::string kMessage =
     "From: Sender <sender@example.org>\n"
@@ -93,17 +101,24 @@ std::set<std::string> UpstreamLayout(const std::set<std::string>& deb) {
   return out;
 }
 
-std::string PackageStatus() {
+std::string PackageStatus(const std::string& package) {
   const ProcessResult r =
-      RunProcess({"/usr/bin/dpkg-query", "-W", "-f=${Status}", "ldapmda"}, "");
+      RunProcess({"/usr/bin/dpkg-query", "-W", "-f=${Status}", package}, "");
   return r.exit_code == 0 ? r.out : "";
 }
 
 // Known to dpkg in any state but "not installed": installed, half
 // installed, or only its configuration files left.
-bool PackagePresent() {
-  const std::string status = PackageStatus();
+bool PackagePresent(const std::string& package) {
+  const std::string status = PackageStatus(package);
   return !status.empty() && !status.ends_with(" not-installed");
+}
+
+bool AnyPackagePresent() {
+  for (const std::string& p : kPackages) {
+    if (PackagePresent(p)) return true;
+  }
+  return false;
 }
 
 // Byte for byte; names the files rather than printing them.
@@ -142,12 +157,15 @@ class PackageTest : public ::testing::Test {
     lock_ = UniqueFd(open(kLockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     ASSERT_TRUE(lock_.valid()) << kLockFile;
     ASSERT_EQ(flock(lock_.get(), LOCK_EX), 0) << kLockFile;
-    // It installs and purges ldapmda: never that of the machine's owner.
-    ASSERT_FALSE(PackagePresent())
-        << "ldapmda is installed (" << PackageStatus()
-        << "); this test would replace and purge it: apt-get purge ldapmda";
+    // It installs and purges the packages: never those of the machine's
+    // owner.
+    for (const std::string& p : kPackages) {
+      ASSERT_FALSE(PackagePresent(p))
+          << p << " is installed (" << PackageStatus(p)
+          << "); this test would replace and purge it: apt-get purge " << p;
+    }
     for (const char* path :
-         {"/usr/sbin/ldapmda", "/usr/bin/ldapmbox", "/etc/ldapmda"}) {
+         {"/usr/sbin/ldapmda", "/usr/bin/ldapmbox", "/etc/ldapmda", kPlugin}) {
       ASSERT_FALSE(fs::exists(path))
           << path << " exists but belongs to no package: remove it first";
     }
@@ -158,36 +176,42 @@ class PackageTest : public ::testing::Test {
   // one failure does not fail the next run's SetUp too.
   void TearDown() override {
     if (!installed_) return;
-    if (PackagePresent()) {
+    if (AnyPackagePresent()) {
+      std::vector<std::string> argv = {"/usr/bin/apt-get", "purge", "-y"};
+      argv.insert(argv.end(), kPackages.begin(), kPackages.end());
       const ProcessResult r =
-          RunProcess({"/usr/bin/apt-get", "purge", "-y", "ldapmda"}, "",
-                     std::chrono::minutes(5), kAptEnv);
+          RunProcess(argv, "", std::chrono::minutes(5), kAptEnv);
       EXPECT_EQ(r.exit_code, 0) << "cleanup purge: " << Describe(r);
     }
-    if (!PackagePresent()) {
+    if (!PackagePresent("ldapmda")) {
       std::error_code ignored;
       fs::remove(kBindPw, ignored);
       fs::remove("/etc/ldapmda", ignored);  // only when empty
     }
   }
 
-  // packaging/build-deb into dir_/out; sets deb_ and version_.
+  // packaging/build-deb into dir_/out; sets debs_ (one per package of
+  // kPackages) and version_.
   void BuildPackage() {
     const ProcessResult r = RunProcess(
         {std::string(kSource) + "/packaging/build-deb", dir_.File("out")}, "",
-        std::chrono::minutes(9));
+        std::chrono::minutes(12));
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
     for (const auto& e : fs::directory_iterator(dir_.File("out"))) {
       const std::string name = e.path().filename().string();
-      if (name.starts_with("ldapmda_") && name.ends_with(".deb")) {
-        ASSERT_TRUE(deb_.empty()) << "two packages: " << deb_ << ", " << name;
-        deb_ = e.path().string();
-        version_ = name.substr(8, name.find('-') - 8);  // upstream part
-      } else if (name.ends_with(".changes")) {
-        changes_ = e.path().string();
+      for (const std::string& p : kPackages) {
+        if (name.starts_with(p + "_") && name.ends_with(".deb")) {
+          ASSERT_EQ(debs_.count(p), 0u) << "two " << p << " packages";
+          debs_[p] = e.path().string();
+          const std::size_t v = p.size() + 1;
+          version_ = name.substr(v, name.find('-', v) - v);  // upstream part
+        }
       }
+      if (name.ends_with(".changes")) changes_ = e.path().string();
     }
-    ASSERT_FALSE(deb_.empty()) << "no ldapmda_*.deb:\n" << Describe(r);
+    for (const std::string& p : kPackages) {
+      ASSERT_EQ(debs_.count(p), 1u) << "no " << p << "_*.deb:\n" << Describe(r);
+    }
   }
 
   // Errors fail the test; warnings are in debian/ldapmda.lintian-overrides
@@ -205,10 +229,13 @@ class PackageTest : public ::testing::Test {
   // that prefix into a DESTDIR; cpack itself is not run here because it
   // first rebuilds the tree). Notes which of its paths exist already.
   void CheckSameLayoutAsCmake() {
-    ASSERT_EQ(
-        RunProcess({"/usr/bin/dpkg-deb", "-x", deb_, dir_.File("deb")}, "")
-            .exit_code,
-        0);
+    for (const auto& [package, deb] : debs_) {
+      ASSERT_EQ(
+          RunProcess({"/usr/bin/dpkg-deb", "-x", deb, dir_.File("deb")}, "")
+              .exit_code,
+          0)
+          << package;
+    }
     const std::set<std::string> deb = UpstreamLayout(Tree(dir_.File("deb")));
     const std::string build = BuildTree();
     ASSERT_FALSE(build.empty()) << "no CMakeCache.txt above " LDAPMDA_BINARY;
@@ -226,12 +253,16 @@ class PackageTest : public ::testing::Test {
 
   void Install() {
     installed_ = true;  // from here on, TearDown purges
-    const ProcessResult r = RunProcess(
-        {"/usr/bin/apt-get", "install", "-y", "--no-install-recommends", "-o",
-         "DPkg::Lock::Timeout=120", deb_},
-        "", std::chrono::minutes(5), kAptEnv);
+    std::vector<std::string> argv = {
+        "/usr/bin/apt-get",        "install", "-y",
+        "--no-install-recommends", "-o",      "DPkg::Lock::Timeout=120"};
+    for (const auto& [package, deb] : debs_) argv.push_back(deb);
+    const ProcessResult r =
+        RunProcess(argv, "", std::chrono::minutes(5), kAptEnv);
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
-    ASSERT_EQ(PackageStatus(), "install ok installed");
+    for (const std::string& p : kPackages) {
+      ASSERT_EQ(PackageStatus(p), "install ok installed") << p;
+    }
   }
 
   void CheckInstalledFiles() {
@@ -274,6 +305,27 @@ class PackageTest : public ::testing::Test {
           "slapd-multiprovider.conf", "slapd-multiprovider.ldif"}) {
       ExpectSameFile(std::string(kExamples) + "/" + name, conf + name);
     }
+    for (const char* name :
+         {"dovecot-ldapmda.conf", "dovecot-ldapmda-ldap.conf.ext"}) {
+      ExpectSameFile(
+          std::string("/usr/share/doc/dovecot-ldapmda/examples/") + name,
+          conf + name);
+    }
+  }
+
+  // The driver is where Dovecot loads plugins from, and the package
+  // depends on the ABI of the Dovecot it was built for.
+  void CheckDovecotPlugin() {
+    ASSERT_TRUE(fs::exists(kPlugin));
+    const ProcessResult ldd = RunProcess({"/usr/bin/ldd", kPlugin}, "");
+    EXPECT_EQ(ldd.exit_code, 0) << Describe(ldd);
+    EXPECT_EQ(ldd.out.find("not found"), std::string::npos) << ldd.out;
+    const std::string abi =
+        ReadFile("/usr/share/dovecot/dovecot-abi").substr(0, 12);
+    const ProcessResult depends = RunProcess(
+        {"/usr/bin/dpkg-query", "-W", "-f=${Depends}", "dovecot-ldapmda"}, "");
+    EXPECT_NE(depends.out.find("dovecot-abi-" + abi), std::string::npos)
+        << depends.out;
   }
 
   // The slapd examples name the installed schema files: slapd accepts
@@ -339,18 +391,24 @@ class PackageTest : public ::testing::Test {
   // Every path the package brought is gone again, the edited conffile and
   // bind.pw with /etc/ldapmda included, and dpkg has forgotten it.
   void PurgeAndCheckNothingLeft() {
-    ProcessResult r = RunProcess({"/usr/bin/dpkg", "-L", "ldapmda"}, "");
-    ASSERT_EQ(r.exit_code, 0) << Describe(r);
     std::vector<std::string> listed;
-    std::istringstream lines(r.out);
-    for (std::string line; std::getline(lines, line);) listed.push_back(line);
-    EXPECT_GT(listed.size(), 20u) << r.out;
+    for (const std::string& p : kPackages) {
+      ProcessResult r = RunProcess({"/usr/bin/dpkg", "-L", p}, "");
+      ASSERT_EQ(r.exit_code, 0) << Describe(r);
+      std::istringstream lines(r.out);
+      for (std::string line; std::getline(lines, line);) listed.push_back(line);
+    }
+    EXPECT_GT(listed.size(), 25u);
 
-    r = RunProcess({"/usr/bin/apt-get", "purge", "-y", "-o",
-                    "DPkg::Lock::Timeout=120", "ldapmda"},
-                   "", std::chrono::minutes(5), kAptEnv);
+    std::vector<std::string> argv = {"/usr/bin/apt-get", "purge", "-y", "-o",
+                                     "DPkg::Lock::Timeout=120"};
+    argv.insert(argv.end(), kPackages.begin(), kPackages.end());
+    const ProcessResult r =
+        RunProcess(argv, "", std::chrono::minutes(5), kAptEnv);
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
-    EXPECT_FALSE(PackagePresent()) << PackageStatus();
+    for (const std::string& p : kPackages) {
+      EXPECT_FALSE(PackagePresent(p)) << PackageStatus(p);
+    }
     for (const std::string& path : listed) {
       const std::string rel = fs::path(path).lexically_relative("/").string();
       if (rel == "." || existed_before_[rel]) continue;  // "/." is listed
@@ -358,14 +416,16 @@ class PackageTest : public ::testing::Test {
     }
     EXPECT_FALSE(fs::exists("/etc/ldapmda")) << "/etc/ldapmda left";
     for (const auto& e : fs::directory_iterator("/var/lib/dpkg/info")) {
-      EXPECT_FALSE(e.path().filename().string().starts_with("ldapmda."))
-          << e.path() << " left";
+      for (const std::string& p : kPackages) {
+        EXPECT_FALSE(e.path().filename().string().starts_with(p + "."))
+            << e.path() << " left";
+      }
     }
   }
 
   UniqueFd lock_;
   TempDir dir_;
-  std::string deb_;
+  std::map<std::string, std::string> debs_;  // package -> .deb
   std::string changes_;
   std::string version_;
   std::map<std::string, bool> existed_before_;  // package path -> existed
@@ -379,6 +439,7 @@ TEST_F(PackageTest, BuildsInstallsDeliversAndPurgesWithoutTrace) {
   ASSERT_NO_FATAL_FAILURE(Install());
   CheckInstalledFiles();
   CheckSlapdLoadsInstalledSchema();
+  CheckDovecotPlugin();
   ASSERT_NO_FATAL_FAILURE(DeliverThroughInstalledBinary());
   PurgeAndCheckNothingLeft();
 }

@@ -518,10 +518,13 @@ StoreResult FolderStore::Sync(const std::string& name, const std::string& token,
   if (StoreResult s = ContextCsn(&now); !s.ok()) return s;
 
   const bool full = !since || since->csn.empty();
+  // After the token: the change that set the contextCSN the token holds
+  // had committed before the last listing, which saw it.
+  const std::string after = since ? EscapeFilterValue(since->csn) : "";
   const std::string filter = full ? std::string("(objectClass=*)")
-                                  : "(" + std::string(at::kEntryCsn) +
-                                        ">=" + EscapeFilterValue(since->csn) +
-                                        ")";
+                                  : "(&(" + std::string(at::kEntryCsn) +
+                                        ">=" + after + ")(!(" + at::kEntryCsn +
+                                        "=" + after + ")))";
   std::vector<Entry> entries;
   const DirResult r = store_.Search(
       {folder.dn, Scope::kSub, filter, SyncAttributes(), 0, kPageSize},
@@ -593,9 +596,8 @@ StoreResult FolderStore::Sync(const std::string& name, const std::string& token,
             [](const FolderMessage& a, const FolderMessage& b) {
               return a.uid < b.uid;
             });
-  if (!folder_seen) {
-    // Unchanged since the token, or a delta: what the cache knows, with
-    // the UIDs just given out.
+  if (!folder_seen || !fresh.empty()) {
+    // Not in the answer, or changed since by giving out UIDs.
     if (StoreResult s = ReadFolder(folder.dn, &folder); !s.ok()) return s;
   }
   for (FolderInfo& f : folders_) {
@@ -821,7 +823,22 @@ StoreResult FolderStore::ModifyFlags(
         {Modification::Op::kDelete, at::kFlag, std::move(remove)});
   }
   if (changes.empty()) return StoreResult::Ok();
-  const DirResult r = store_.ModifyPermissive(where.state_dn, changes);
+  DirResult r = store_.ModifyPermissive(where.state_dn, changes);
+  if (r.no_such_value()) {
+    // slapd 2.5's permissive modify forgives adding a value that is there
+    // but not deleting one that is not: delete the flags one at a time,
+    // each one gone already being fine.
+    const std::vector<std::string> remove =
+        FlagValues(remove_flags, remove_keywords);
+    r = changes.front().op == Modification::Op::kAdd
+            ? store_.ModifyPermissive(where.state_dn, {changes.front()})
+            : DirResult{};
+    for (std::size_t i = 0; r.ok() && i < remove.size(); ++i) {
+      r = store_.Modify(where.state_dn,
+                        {{Modification::Op::kDelete, at::kFlag, {remove[i]}}});
+      if (r.no_such_value()) r = DirResult{};
+    }
+  }
   if (r.no_such_object()) {
     located_[folder.id].erase(uid);
     return {StoreStatus::kNotFound, where.message_dn + " has gone"};
