@@ -37,7 +37,6 @@ class Delivery {
   Delivery(const Config& config, Directory& lookup, Directory& store,
            const Deadline& deadline, ReplicaConfirmer* confirmer = nullptr)
       : config_(config),
-        lookup_(lookup),
         store_(store),
         deadline_(deadline),
         confirmer_(confirmer),
@@ -98,7 +97,6 @@ class Delivery {
   DirResult AddMessage(const std::string& message_dn,
                        const MessageEntry& entry);
   const Config& config_;
-  Directory& lookup_;
   Directory& store_;
   const Deadline& deadline_;
   ReplicaConfirmer* confirmer_;
