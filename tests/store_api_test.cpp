@@ -190,7 +190,21 @@ TEST_F(StoreApiTest, FoldersMessagesFlagsAndTokensThroughTheCInterface) {
   const std::uint32_t uids[] = {1, 7};
   ASSERT_EQ(
       ldapmda_store_read_many(
-          store_, "Work", uids, 2,
+          store_, "Work", uids, nullptr, 2,
+          [](std::uint32_t u, const char* d, std::size_t n, void* ctx) {
+            (*static_cast<std::map<std::uint32_t, std::string>*>(ctx))[u] =
+                std::string(d, n);
+          },
+          &many),
+      LDAPMDA_OK);
+  EXPECT_EQ(many, (std::map<std::uint32_t, std::string>{{1, raw}}));
+  // With the GUID the caller knows, the same without a UID lookup.
+  const std::string key = MessageKey("alice@example.com", raw);
+  const char* guids[] = {key.c_str(), nullptr};
+  many.clear();
+  ASSERT_EQ(
+      ldapmda_store_read_many(
+          store_, "Work", uids, guids, 2,
           [](std::uint32_t u, const char* d, std::size_t n, void* ctx) {
             (*static_cast<std::map<std::uint32_t, std::string>*>(ctx))[u] =
                 std::string(d, n);

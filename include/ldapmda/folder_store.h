@@ -154,9 +154,11 @@ class FolderStore {
   StoreResult ReadRaw(const std::string& name, std::uint32_t uid,
                       std::string* raw);
   // The raw bytes of several messages at once, in one search: `raws`
-  // gets those found, by UID.
+  // gets those found, by UID. `keys` has the keys (GUIDs) the caller
+  // knows, by UID: those need no lookup of their UID first.
   StoreResult ReadRawMany(const std::string& name,
                           const std::vector<std::uint32_t>& uids,
+                          const std::map<std::uint32_t, std::string>& keys,
                           std::map<std::uint32_t, std::string>* raws);
 
   // Sets the flags and keywords of message `uid` to exactly these.
@@ -192,7 +194,7 @@ class FolderStore {
   struct Located {
     std::string message_dn;
     std::string state_dn;
-    std::uint64_t size = 0;
+    std::uint64_t size = 0;  // 0: not known yet
     std::string key;
   };
 
@@ -209,6 +211,10 @@ class FolderStore {
   // UIDs and state entries for messages that have none.
   StoreResult AssignUids(const std::string& folder_dn,
                          std::vector<FolderMessage*>* fresh);
+  // Where the messages `uids` are, into located_: one search for those it
+  // does not know yet. UIDs not found are left out (gone).
+  StoreResult LocateMany(const FolderInfo& folder,
+                         const std::vector<std::uint32_t>& uids);
   StoreResult Locate(const FolderInfo& folder, std::uint32_t uid,
                      Located* where);
   // The lowest contextCSN of the directory: everything changed before it

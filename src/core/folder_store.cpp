@@ -10,6 +10,7 @@
 #include "ldapmda/delivery.h"
 #include "ldapmda/escape.h"
 #include "ldapmda/layout.h"
+#include "ldapmda/ldap_syntax.h"
 #include "ldapmda/log.h"
 #include "ldapmda/message.h"
 #include "ldapmda/message_entry.h"
@@ -589,6 +590,8 @@ StoreResult FolderStore::Sync(const std::string& name, const std::string& token,
     m.uid = ParseNumber<std::uint32_t>(e->First(at::kUid), 0);
     m.dn = message_dn;
     m.flags_only = true;
+    located[m.uid] = {message_dn, e->dn, 0,
+                      AsciiLower(FirstRdnValue(message_dn).value_or(""))};
     ParseFlagValues(e->All(at::kFlag), &m.flags, &m.keywords);
     snapshot->messages.push_back(std::move(m));
   }
@@ -687,46 +690,50 @@ StoreResult FolderStore::AssignUids(const std::string& folder_dn,
   return StoreResult::Ok();
 }
 
+StoreResult FolderStore::LocateMany(const FolderInfo& folder,
+                                    const std::vector<std::uint32_t>& uids) {
+  auto& located = located_[folder.id];
+  std::string any;
+  for (std::uint32_t uid : uids) {
+    if (located.count(uid) == 0) {
+      any += "(" + std::string(at::kUid) + "=" + std::to_string(uid) + ")";
+    }
+  }
+  if (any.empty()) return StoreResult::Ok();
+  // The states name their messages: the parent's DN, whose RDN is the key.
+  std::vector<Entry> states;
+  const DirResult r = store_.Search(
+      {folder.dn,
+       Scope::kSub,
+       "(&(objectClass=" + std::string(oc::kMessageState) + ")(|" + any + "))",
+       {at::kUid},
+       0,
+       kPageSize},
+      &states);
+  if (!r.ok() && !r.no_such_object()) {
+    return Failure(DirOp::kSearch, r, "finding messages by UID");
+  }
+  for (const Entry& e : states) {
+    Located found;
+    found.state_dn = e.dn;
+    found.message_dn = ParentDn(e.dn);
+    found.key = AsciiLower(FirstRdnValue(found.message_dn).value_or(""));
+    located[ParseNumber<std::uint32_t>(e.First(at::kUid), 0)] = found;
+  }
+  return StoreResult::Ok();
+}
+
 StoreResult FolderStore::Locate(const FolderInfo& folder, std::uint32_t uid,
                                 Located* where) {
-  auto& located = located_[folder.id];
-  if (const auto it = located.find(uid); it != located.end()) {
-    *where = it->second;
-    return StoreResult::Ok();
-  }
-  std::vector<Entry> states;
-  const DirResult r =
-      store_.Search({folder.dn,
-                     Scope::kSub,
-                     "(&(objectClass=" + std::string(oc::kMessageState) + ")(" +
-                         at::kUid + "=" + std::to_string(uid) + "))",
-                     {},
-                     2},
-                    &states);
-  if (r.no_such_object() || (r.ok() && states.empty())) {
+  if (StoreResult s = LocateMany(folder, {uid}); !s.ok()) return s;
+  const auto& located = located_[folder.id];
+  const auto it = located.find(uid);
+  if (it == located.end()) {
     return {
         StoreStatus::kNotFound,
         "no message with UID " + std::to_string(uid) + " in " + folder.name};
   }
-  if (!r.ok()) return Failure(DirOp::kSearch, r, "finding a UID");
-  Located found;
-  found.state_dn = states.front().dn;
-  found.message_dn = ParentDn(found.state_dn);
-  std::vector<Entry> message;
-  const DirResult m = store_.Search({found.message_dn,
-                                     Scope::kBase,
-                                     "(objectClass=*)",
-                                     {at::kSize, at::kKey},
-                                     1},
-                                    &message);
-  if (m.no_such_object() || (m.ok() && message.empty())) {
-    return {StoreStatus::kNotFound, found.message_dn + " has gone"};
-  }
-  if (!m.ok()) return Failure(DirOp::kSearch, m, "reading " + found.message_dn);
-  found.size = ParseNumber<std::uint64_t>(message.front().First(at::kSize), 0);
-  found.key = AsciiLower(message.front().First(at::kKey));
-  located[uid] = found;
-  *where = found;
+  *where = it->second;
   return StoreResult::Ok();
 }
 
@@ -751,21 +758,30 @@ StoreResult FolderStore::ReadRaw(const std::string& name, std::uint32_t uid,
 
 StoreResult FolderStore::ReadRawMany(
     const std::string& name, const std::vector<std::uint32_t>& uids,
+    const std::map<std::uint32_t, std::string>& keys,
     std::map<std::uint32_t, std::string>* raws) {
   raws->clear();
   FolderInfo folder;
   if (StoreResult s = Folder(name, &folder); !s.ok()) return s;
+  std::vector<std::uint32_t> unknown;
+  for (std::uint32_t uid : uids) {
+    if (keys.count(uid) == 0) unknown.push_back(uid);
+  }
+  if (StoreResult s = LocateMany(folder, unknown); !s.ok()) return s;
+  const auto& located = located_[folder.id];
   std::map<std::string, std::uint32_t> by_key;
   std::string filter = "(|";
   for (std::uint32_t uid : uids) {
-    Located where;
-    if (StoreResult s = Locate(folder, uid, &where); !s.ok()) {
-      if (s.status == StoreStatus::kNotFound) continue;
-      return s;
+    std::string key;
+    if (const auto k = keys.find(uid); k != keys.end()) {
+      key = AsciiLower(k->second);
+    } else if (const auto it = located.find(uid); it != located.end()) {
+      key = it->second.key;
+    } else {
+      continue;  // gone: the caller sees it so
     }
-    by_key[where.key] = uid;
-    filter +=
-        "(" + std::string(at::kKey) + "=" + EscapeFilterValue(where.key) + ")";
+    if (!by_key.emplace(key, uid).second) continue;
+    filter += "(" + std::string(at::kKey) + "=" + EscapeFilterValue(key) + ")";
   }
   if (by_key.empty()) return StoreResult::Ok();
   filter += ")";
@@ -853,6 +869,20 @@ StoreResult FolderStore::Expunge(const std::string& name, std::uint32_t uid) {
   Located where;
   if (StoreResult s = Locate(folder, uid, &where); !s.ok()) return s;
   located_[folder.id].erase(uid);
+  if (config_.tracks_usage() && where.size == 0) {
+    // What the usage counters lose with it.
+    std::vector<Entry> message;
+    const DirResult r = store_.Search(
+        {where.message_dn, Scope::kBase, "(objectClass=*)", {at::kSize}, 1},
+        &message);
+    if (!r.ok() && !r.no_such_object()) {
+      return Failure(DirOp::kSearch, r, "reading " + where.message_dn);
+    }
+    if (!message.empty()) {
+      where.size =
+          ParseNumber<std::uint64_t>(message.front().First(at::kSize), 0);
+    }
+  }
   StoreResult s = RemoveMessage(store_, deadline_, where.message_dn, folder.dn);
   if (s.ok() && config_.tracks_usage()) {
     CountUsage(store_, mailbox_dn_, -static_cast<long long>(where.size), -1);

@@ -98,7 +98,7 @@ static void ldapmda_mailbox_bodies_clear(struct ldapmda_mailbox *mbox)
 void ldapmda_mailbox_forget_cached(struct ldapmda_mailbox *mbox)
 {
 	ldapmda_mailbox_bodies_clear(mbox);
-	array_clear(&mbox->prefetch_uids);
+	array_clear(&mbox->prefetch);
 	mbox->meta_valid = FALSE;
 }
 
@@ -188,9 +188,34 @@ ldapmda_mail_read_cb(uint32_t uid, const char *data, size_t size, void *context)
 	}
 }
 
-static int uint32_cmp_p(const uint32_t *a, const uint32_t *b)
+static int prefetch_cmp(const struct ldapmda_prefetch *a,
+			const struct ldapmda_prefetch *b)
 {
-	return *a < *b ? -1 : (*a > *b ? 1 : 0);
+	return a->uid < b->uid ? -1 : (a->uid > b->uid ? 1 : 0);
+}
+
+/* Fills `item` with the mail's UID and, when Dovecot's cache has it
+   (never a store call), its GUID. */
+static void ldapmda_prefetch_item(struct mail *_mail,
+				  struct ldapmda_prefetch *item)
+{
+	struct index_mail *mail = INDEX_MAIL(_mail);
+	unsigned int cache_idx =
+		mail->ibox->cache_fields[MAIL_CACHE_GUID].idx;
+	const char *guid = mail->data.guid;
+	string_t *str;
+
+	i_zero(item);
+	item->uid = _mail->uid;
+	if (guid == NULL && !_mail->saving) T_BEGIN {
+		str = t_str_new(LDAPMDA_GUID_MAX + 1);
+		if (mail_cache_lookup_field(_mail->transaction->cache_view,
+					    str, _mail->seq, cache_idx) > 0 &&
+		    str_len(str) <= LDAPMDA_GUID_MAX)
+			memcpy(item->guid, str_c(str), str_len(str));
+	} T_END;
+	else if (guid != NULL && strlen(guid) <= LDAPMDA_GUID_MAX)
+		memcpy(item->guid, guid, strlen(guid));
 }
 
 static int
@@ -200,50 +225,47 @@ ldapmda_mailbox_get_body(struct ldapmda_mailbox *mbox, struct mail *_mail,
 	struct mailbox *box = &mbox->box;
 	struct ldapmda_store *store;
 	ARRAY_TYPE(uint32_t) uids;
-	const char *data;
 	buffer_t *buf;
-	uint32_t uid = _mail->uid, prev, u;
-	size_t size;
+	uint32_t uid = _mail->uid;
 	int ret;
 
 	buf = hash_table_lookup(mbox->bodies, POINTER_CAST(uid));
 	if (buf == NULL) {
 		/* Not read yet: read it together with everything prefetch()
-		   queued, in one round trip. What the previous batch read and
-		   nobody took won't be wanted any more. */
-		ldapmda_mailbox_bodies_clear(mbox);
-		t_array_init(&uids, array_count(&mbox->prefetch_uids) + 1);
-		array_append_array(&uids, &mbox->prefetch_uids);
-		array_push_back(&uids, &uid);
-		array_clear(&mbox->prefetch_uids);
-		array_sort(&uids, uint32_cmp_p);
-		/* drop duplicates */
-		if (array_count(&uids) > 1) {
-			unsigned int i, j = 0;
-			uint32_t *arr = array_front_modifiable(&uids);
+		   queued, in one round trip, by GUID where the cache knows
+		   it. What the previous batch read and nobody took won't be
+		   wanted any more. */
+		ARRAY(struct ldapmda_prefetch) batch;
+		ARRAY_TYPE(const_string) guids;
+		const struct ldapmda_prefetch *items;
+		unsigned int i, j, n;
 
-			prev = 0;
-			for (i = 0; i < array_count(&uids); i++) {
-				u = arr[i];
-				if (u != prev)
-					arr[j++] = u;
-				prev = u;
+		ldapmda_mailbox_bodies_clear(mbox);
+		t_array_init(&batch, array_count(&mbox->prefetch) + 1);
+		array_append_array(&batch, &mbox->prefetch);
+		ldapmda_prefetch_item(_mail, array_append_space(&batch));
+		array_clear(&mbox->prefetch);
+		array_sort(&batch, prefetch_cmp);
+		items = array_get(&batch, &n);
+		t_array_init(&uids, n);
+		t_array_init(&guids, n);
+		for (i = 0; i < n; i = j) {
+			/* one of each UID, with a GUID if any copy has it */
+			const char *guid = items[i].guid;
+			for (j = i + 1; j < n && items[j].uid == items[i].uid; j++) {
+				if (*guid == '\0')
+					guid = items[j].guid;
 			}
-			array_delete(&uids, j, array_count(&uids) - j);
+			array_push_back(&uids, &items[i].uid);
+			guid = *guid == '\0' ? NULL : guid;
+			array_push_back(&guids, &guid);
 		}
 
 		if (ldapmda_mailbox_get_store(mbox, &store) < 0)
 			return -1;
-		if (array_count(&uids) == 1) {
-			ret = ldapmda_store_read(store, box->name, uid,
-						 &data, &size);
-			if (ret == 0)
-				ldapmda_mail_read_cb(uid, data, size, mbox);
-		} else {
-			ret = ldapmda_store_read_many(store, box->name,
-				array_front(&uids), array_count(&uids),
-				ldapmda_mail_read_cb, mbox);
-		}
+		ret = ldapmda_store_read_many(store, box->name,
+			array_front(&uids), array_front(&guids),
+			array_count(&uids), ldapmda_mail_read_cb, mbox);
 		if (ret == LDAPMDA_ERR_NOTFOUND) {
 			mail_set_expunged(_mail);
 			return -1;
@@ -291,9 +313,9 @@ static bool ldapmda_mail_prefetch(struct mail *_mail)
 	/* The bytes will be wanted: queue the UID and report "not ready",
 	   so the search prefetches the next mails too. The first
 	   get_stream() of the batch reads them all. */
-	if (array_count(&mbox->prefetch_uids) >= LDAPMDA_PREFETCH_MAX)
-		array_clear(&mbox->prefetch_uids);
-	array_push_back(&mbox->prefetch_uids, &uid);
+	if (array_count(&mbox->prefetch) >= LDAPMDA_PREFETCH_MAX)
+		array_clear(&mbox->prefetch);
+	ldapmda_prefetch_item(_mail, array_append_space(&mbox->prefetch));
 	return FALSE;
 }
 

@@ -264,7 +264,7 @@ ldapmda_mailbox_alloc(struct mail_storage *storage, struct mailbox_list *list,
 				    MAIL_INDEX_PREFIX);
 
 	mbox->storage = LDAPMDA_STORAGE(storage);
-	i_array_init(&mbox->prefetch_uids, 32);
+	i_array_init(&mbox->prefetch, 32);
 	hash_table_create_direct(&mbox->bodies, default_pool, 0);
 	return &mbox->box;
 }
@@ -274,7 +274,7 @@ static void ldapmda_mailbox_free(struct mailbox *box)
 	struct ldapmda_mailbox *mbox = LDAPMDA_MAILBOX(box);
 
 	ldapmda_mailbox_forget_cached(mbox);
-	array_free(&mbox->prefetch_uids);
+	array_free(&mbox->prefetch);
 	hash_table_destroy(&mbox->bodies);
 	pool_unref(&mbox->meta_pool);
 	index_storage_mailbox_free(box);

@@ -65,6 +65,14 @@ struct ldapmda_msg_meta {
 };
 ARRAY_DEFINE_TYPE(ldapmda_msg_meta, struct ldapmda_msg_meta);
 
+/* A message queued for the next batch read: its UID, and its GUID when
+   Dovecot's cache has it (then the store finds it by key at once). */
+#define LDAPMDA_GUID_MAX 80
+struct ldapmda_prefetch {
+	uint32_t uid;
+	char guid[LDAPMDA_GUID_MAX + 1];
+};
+
 struct ldapmda_mailbox {
 	struct mailbox box;
 	struct ldapmda_storage *storage;
@@ -76,9 +84,9 @@ struct ldapmda_mailbox {
 	ARRAY_TYPE(ldapmda_msg_meta) meta;
 	bool meta_valid;
 
-	/* prefetch: UIDs whose bodies will be wanted soon, and bodies read
-	   by the last batch and not yet taken by their mail */
-	ARRAY_TYPE(uint32_t) prefetch_uids;
+	/* prefetch: messages whose bodies will be wanted soon, and bodies
+	   read by the last batch and not yet taken by their mail */
+	ARRAY(struct ldapmda_prefetch) prefetch;
 	HASH_TABLE(void *, buffer_t *) bodies;
 
 	/* polls the store while a client IDLEs */

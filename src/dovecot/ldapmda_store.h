@@ -165,12 +165,14 @@ int ldapmda_store_read(struct ldapmda_store *store, const char *folder,
  * 1000 / (mail_prefetch_count + 1) round trips instead of 1000. Calls `cb`
  * once for each UID of `uids` that exists, in any order, with the raw
  * bytes (valid only during the callback). UIDs that don't exist are
- * skipped (the caller treats them as expunged). */
+ * skipped (the caller treats them as expunged). `guids` (may be NULL, and
+ * any of its entries) gives the GUIDs the caller knows of those messages:
+ * the store then reads them by key without looking their UIDs up first. */
 typedef void ldapmda_read_cb(uint32_t uid, const char *data, size_t size,
                              void *ctx);
 int ldapmda_store_read_many(struct ldapmda_store *store, const char *folder,
-                            const uint32_t *uids, size_t count,
-                            ldapmda_read_cb *cb, void *ctx);
+                            const uint32_t *uids, const char *const *guids,
+                            size_t count, ldapmda_read_cb *cb, void *ctx);
 
 /* Sets the flags and keywords of message `uid` to exactly these. */
 int ldapmda_store_set_flags(struct ldapmda_store *store, const char *folder,

@@ -283,12 +283,16 @@ int ldapmda_store_read(struct ldapmda_store* store, const char* folder,
 }
 
 int ldapmda_store_read_many(struct ldapmda_store* store, const char* folder,
-                            const uint32_t* uids, size_t count,
-                            ldapmda_read_cb* cb, void* ctx) {
+                            const uint32_t* uids, const char* const* guids,
+                            size_t count, ldapmda_read_cb* cb, void* ctx) {
   return Call(store, [&] {
+    std::map<std::uint32_t, std::string> keys;
+    for (std::size_t i = 0; guids != nullptr && i < count; ++i) {
+      if (guids[i] != nullptr && *guids[i] != '\0') keys[uids[i]] = guids[i];
+    }
     std::map<std::uint32_t, std::string> raws;
     StoreResult r = store->folders->ReadRawMany(
-        folder, std::vector<std::uint32_t>(uids, uids + count), &raws);
+        folder, std::vector<std::uint32_t>(uids, uids + count), keys, &raws);
     if (r.ok()) {
       for (const auto& [uid, raw] : raws) cb(uid, raw.data(), raw.size(), ctx);
     }
