@@ -1348,5 +1348,58 @@ TEST_F(DovecotTest, DoveadmListsFetchesSearchesExpungesAndResyncs) {
   EXPECT_EQ(Messages(fresh[1])[0].guid, Key(user, raws[1]));
 }
 
+// RFC 3501 2.3.1.1: a folder made again under the name of one that is
+// gone must get a greater UIDVALIDITY, or a client (or a second server's
+// index) takes the new folder's UIDs for the old folder's messages --
+// however quickly it is made again.
+TEST_F(DovecotTest, AFolderMadeAgainGetsAGreaterUidValidity) {
+  const std::string x = MessageFile("x.eml", SimpleMessage("old folder"));
+  const std::string y = MessageFile("y.eml", SimpleMessage("new folder"));
+  DovecotServer& a = Dovecot();
+  DovecotServer& b = Dovecot();
+
+  // B has the first "Tmp" indexed when A deletes it, makes it again and
+  // appends another message, all in a moment.
+  BackgroundSession on_b;
+  on_b.Start(b.imap_port(), "alice",
+             {{"wait-file", on_b.File("made"), "60"},
+              {"select", "Tmp"},
+              {"fetch-meta"},
+              {"signal", on_b.File("indexed")},
+              {"wait-file", on_b.File("remade"), "60"},
+              {"select", "INBOX"},
+              {"select", "Tmp"},
+              {"fetch"}});
+  BackgroundSession on_a;
+  on_a.Start(a.imap_port(), "alice",
+             {{"create", "Tmp"},
+              {"append", "Tmp", x},
+              {"status", "Tmp"},
+              {"signal", on_b.File("made")},
+              {"wait-file", on_b.File("indexed"), "60"},
+              {"delete", "Tmp"},
+              {"create", "Tmp"},
+              {"append", "Tmp", y},
+              {"status", "Tmp"},
+              {"signal", on_b.File("remade")}});
+  const Session sa = on_a.Finish();
+  const Session sb = on_b.Finish();
+  for (std::size_t i = 0; i < sa.results.size(); ++i) {
+    EXPECT_EQ(Status(sa[i]), "OK") << i;
+  }
+  const long long first = Num(sa[2], "uidvalidity");
+  const long long again = Num(sa[8], "uidvalidity");
+  EXPECT_GT(again, first);
+  // B shows the new folder's message, not the old one's.
+  ASSERT_EQ(Messages(sb[2]).size(), 1u) << sb.output;
+  EXPECT_EQ(Messages(sb[2])[0].guid,
+            Key("alice@example.com", SimpleMessage("old folder")));
+  EXPECT_EQ(Status(sb[7]), "OK") << sb.output;
+  const std::vector<Fetched> now = Messages(sb[7]);
+  ASSERT_EQ(now.size(), 1u) << sb.output;
+  EXPECT_EQ(now[0].guid, Key("alice@example.com", SimpleMessage("new folder")));
+  EXPECT_EQ(now[0].sha256, Sha(ImapForm(SimpleMessage("new folder"))));
+}
+
 }  // namespace
 }  // namespace ldapmda
