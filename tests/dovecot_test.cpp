@@ -1381,7 +1381,11 @@ TEST_F(DovecotTest, AFolderMadeAgainGetsAGreaterUidValidity) {
               {"create", "Tmp"},
               {"append", "Tmp", y},
               {"status", "Tmp"},
-              {"signal", on_b.File("remade")}});
+              {"signal", on_b.File("remade")},
+              {"rename", "Tmp", "Kept"},
+              {"create", "Tmp"},
+              {"status", "Tmp"},
+              {"status", "Kept"}});
   const Session sa = on_a.Finish();
   const Session sb = on_b.Finish();
   for (std::size_t i = 0; i < sa.results.size(); ++i) {
@@ -1390,6 +1394,9 @@ TEST_F(DovecotTest, AFolderMadeAgainGetsAGreaterUidValidity) {
   const long long first = Num(sa[2], "uidvalidity");
   const long long again = Num(sa[8], "uidvalidity");
   EXPECT_GT(again, first);
+  // The same after a RENAME, which keeps the folder's UIDVALIDITY.
+  EXPECT_GT(Num(sa[12], "uidvalidity"), again);
+  EXPECT_EQ(Num(sa[13], "uidvalidity"), again);
   // B shows the new folder's message, not the old one's.
   ASSERT_EQ(Messages(sb[2]).size(), 1u) << sb.output;
   EXPECT_EQ(Messages(sb[2])[0].guid,

@@ -137,7 +137,10 @@ class FolderStore {
   // Every folder, INBOX first, then by name.
   StoreResult ListFolders(std::vector<FolderInfo>* folders);
   StoreResult CreateFolder(const std::string& name);
-  // Renames `from` and every folder below it ("from/...").
+  // Renames `from` and every folder below it ("from/..."). Like
+  // DeleteFolder, it first waits (up to a second) until the clock has
+  // passed the UIDVALIDITY of the folders that give up their names, so
+  // that a folder made under one of them later gets a greater one.
   StoreResult RenameFolder(const std::string& from, const std::string& to);
   // Deletes the folder and all its messages.
   StoreResult DeleteFolder(const std::string& name);

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -116,6 +118,22 @@ std::string CsnBefore(const std::string& csn) {
   const auto earlier = GeneralizedTime(*t - kCsnLookback);
   if (!earlier) return "";
   return earlier->substr(0, 14) + ".000000Z#000000#000#000000";
+}
+
+// A folder's UIDVALIDITY is the second it was made. A folder made under a
+// name that another one gave up must get a greater UIDVALIDITY (RFC 3501
+// 2.3.1.1), or clients and other servers' indexes take its UIDs for the
+// old folder's messages. So before a folder gives up its name (DELETE,
+// RENAME), the clock must have passed its UIDVALIDITY: a wait of at most
+// a second, and only for a folder made that second. (A clock stepped
+// back, or another host's ahead, is not waited for.)
+void WaitUntilPast(std::uint32_t uid_validity) {
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (static_cast<std::uint64_t>(std::time(nullptr)) <= uid_validity &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 // The attributes a folder listing asks for.
@@ -431,6 +449,7 @@ StoreResult FolderStore::RenameFolder(const std::string& from,
   const std::string old_name = source->name;
   // The folder and every folder below it, each one attribute.
   std::vector<std::pair<std::string, std::string>> renames;  // dn, new name
+  std::uint32_t newest = 0;                                  // UIDVALIDITY
   for (const FolderInfo& f : folders_) {
     if (f.name == old_name) {
       renames.push_back({f.dn, to});
@@ -440,8 +459,12 @@ StoreResult FolderStore::RenameFolder(const std::string& from,
         return {StoreStatus::kExists, "folder " + renamed + " exists"};
       }
       renames.push_back({f.dn, renamed});
+    } else {
+      continue;
     }
+    newest = std::max(newest, f.uid_validity);
   }
+  WaitUntilPast(newest);
   for (const auto& [dn, name] : renames) {
     const DirResult r = store_.Modify(
         dn, {{Modification::Op::kReplace, at::kFolderName, {name}}});
@@ -456,6 +479,7 @@ StoreResult FolderStore::DeleteFolder(const std::string& name) {
   if (folder.id == kInbox) {
     return {StoreStatus::kNotAllowed, "INBOX cannot be deleted"};
   }
+  WaitUntilPast(folder.uid_validity);
   std::vector<Entry> entries;
   const DirResult r = store_.Search({folder.dn,
                                      Scope::kSub,
