@@ -484,7 +484,15 @@ def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
     port, user, password = int(argv[0]), argv[1], argv[2]
-    client = Pop3(port, timeout) if pop3 else Imap(port, timeout, ready_file)
+    try:
+        client = (Pop3(port, timeout) if pop3
+                  else Imap(port, timeout, ready_file))
+    except (OSError, EOFError, imaplib.IMAP4.error, poplib.error_proto) as e:
+        out = {"login": result("connect", [], "ERROR", repr(e)),
+               "results": []}
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
     out = {"login": client.login(user, password), "results": []}
     if out["login"]["status"] == "OK":
         for words in split_commands(argv[3:]):
