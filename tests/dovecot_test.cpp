@@ -3,9 +3,10 @@
 // ACLs, indexes and syncprov), read and changed over IMAP and POP3 through
 // a private Dovecot started from the SHIPPED conf/dovecot-ldapmda.conf
 // (support/dovecot_server.h). The clients are Python's imaplib and poplib
-// (tests/tools/imap_client.py) and doveadm. The directory is inspected as
-// its administrator. These tests fail, never skip, when Dovecot, the
-// plugin or a tool is missing.
+// (tests/tools/imap_client.py), doveadm and mutt; one test brings the
+// mail in through a private Postfix. The directory is inspected as its
+// administrator. These tests fail, never skip, when Dovecot, the plugin
+// or a tool is missing.
 //
 // What the protocols send is the stored message with two changes: every
 // bare LF goes out as CRLF (most of what Postfix's pipe(8) hands over has
@@ -1444,6 +1445,117 @@ TEST_F(DovecotTest, RemovingFlagsAMessageLacksIsNoError) {
   const Session t = Imap(dovecot.imap_port(), "alice", {{"select", "INBOX"}});
   EXPECT_EQ(Status(t[0]), "OK");
   EXPECT_EQ(Num(t[0], "exists"), 3);
+}
+
+// The whole way: SMTP into a private Postfix configured as README says,
+// its pipe(8) running ldapmda into the directory, and out through IMAP:
+// FETCH BODY[] is what ldapmda stored, Postfix's added header fields
+// included, and the message as sent follows them unchanged.
+TEST_F(DovecotTest, MailSentOverSmtpComesOutOfImap) {
+  testing::PostfixOptions options;
+  options.ldapmda_binary = LDAPMDA_BINARY;
+  options.source_dir = LDAPMDA_SOURCE_DIR;
+  options.ldapmda_conf = {{"timeout", "5"}, {"deadline", "30"}};
+  testing::PostfixServer postfix(slapd_, options);
+  DovecotServer& dovecot = Dovecot();
+  const std::string plain = SimpleMessage(
+      "over smtp", "Hello Alice.\n.a line that starts with a dot\n..\n");
+  const std::string listed =
+      testing::ReadFile(std::string(LDAPMDA_CORPUS_DIR) +
+                        "/mikel-mail/multi_charset/japanese_attachment.eml");
+  for (const auto& [rcpt, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"alice@example.com", plain}, {"alice+lists@example.com", listed}}) {
+    const testing::SmtpSession smtp = testing::SendMail(
+        postfix.smtp_port(), "sender@example.org", {rcpt}, message);
+    ASSERT_EQ(smtp.message.code, 250) << rcpt << ": " << smtp.message.text;
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return InFolder("alice", "INBOX").size() == 1 &&
+               InFolder("alice", "lists").size() == 1;
+      },
+      std::chrono::seconds(60)))
+      << postfix.MailLog();
+
+  const Session s =
+      Imap(dovecot.imap_port(), "alice",
+           {{"select", "INBOX"}, {"fetch"}, {"select", "lists"}, {"fetch"}});
+  const std::pair<const char*, std::size_t> folders[] = {{"INBOX", 1},
+                                                         {"lists", 3}};
+  for (const auto& [folder, at] : folders) {
+    const TestEntry stored = InFolder("alice", folder).at(0);
+    const std::string raw = stored.First("mdaRawMessage");
+    EXPECT_EQ(raw.rfind("Return-Path: <sender@example.org>\n", 0), 0u) << raw;
+    const std::vector<Fetched> got = Messages(s[at]);
+    ASSERT_EQ(got.size(), 1u) << folder << ": " << s.output;
+    EXPECT_EQ(got[0].guid, stored.First("mdaKey"));
+    EXPECT_EQ(got[0].sha256, Sha(ImapForm(raw))) << folder;
+    EXPECT_EQ(got[0].length, static_cast<long long>(ImapForm(raw).size()));
+    EXPECT_EQ(got[0].size, got[0].length);
+  }
+  // Postfix hands pipe(8) the message with LF line ends, after its own
+  // header fields: what was sent is the tail of what is stored.
+  const std::string inbox_raw =
+      InFolder("alice", "INBOX").at(0).First("mdaRawMessage");
+  ASSERT_GT(inbox_raw.size(), plain.size());
+  EXPECT_EQ(inbox_raw.substr(inbox_raw.size() - plain.size()), plain);
+}
+
+// A real terminal client: mutt opens INBOX over IMAP in batch mode (in a
+// pseudo-terminal, from script(1)), lists it, and copies every message
+// into a local mbox, which then holds each delivered message.
+TEST_F(DovecotTest, MuttReadsTheInboxOverImap) {
+  const std::vector<std::string> raws = {
+      SimpleMessage("mutt first", "First body line.\n"),
+      SimpleMessage("mutt second", "Second body line.\n"),
+      SimpleMessage("=?UTF-8?Q?mutt_dritte_Nachricht_=C3=BC?=",
+                    "Third body line.\n")};
+  for (const std::string& raw : raws) Store("alice@example.com", raw);
+  DovecotServer& dovecot = Dovecot();
+  const std::string home = dir_.File("mutt");
+  std::filesystem::create_directory(home);
+  const std::string url =
+      "imap://alice@127.0.0.1:" + std::to_string(dovecot.imap_port()) + "/";
+  const std::string muttrc = home + "/muttrc";
+  const std::string mbox = home + "/copied.mbox";
+  testing::WriteFile(muttrc,
+                     "set folder=\"" + url +
+                         "\"\n"
+                         "set spoolfile=\"+INBOX\"\n"
+                         "set imap_pass=\"" +
+                         SlapdServer::UserPassword("alice") +
+                         "\"\n"
+                         "set ssl_starttls=no\nset ssl_force_tls=no\n"
+                         "set header_cache=\"\"\nset message_cachedir=\"\"\n"
+                         "set mbox_type=mbox\nset confirmcreate=no\n"
+                         "set confirmappend=no\nset quit=yes\nset move=no\n"
+                         "set sort=subject\n",
+                     0600);
+  const std::string command =
+      "/usr/bin/mutt -n -F " + muttrc + " -f " + url +
+      "INBOX -e 'push \"<tag-pattern>~A<enter><tag-prefix><copy-message>" +
+      mbox + "<enter><quit>\"'";
+  const ProcessResult r = testing::RunProcess(
+      {"/usr/bin/script", "-qec", command, "/dev/null"}, "",
+      std::chrono::seconds(60),
+      {"TERM=vt100", "HOME=" + home, "SHELL=/bin/sh", "LANG=C.UTF-8"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // The index it drew: three new messages, the subjects decoded.
+  EXPECT_NE(r.out.find("Msgs:3 New:3"), std::string::npos) << r.out;
+  for (const char* subject : {"mutt first", "mutt second"}) {
+    EXPECT_NE(r.out.find(subject), std::string::npos) << subject;
+  }
+  // The copies: mutt's mbox holds each message's header fields and body.
+  const std::string copied = testing::ReadFile(mbox);
+  EXPECT_EQ(LinesAfter(copied, "From ").size(), 3u) << copied;
+  for (const std::string& raw : raws) {
+    const std::string header = raw.substr(0, raw.find("\n\n") + 1);
+    std::istringstream lines(header + raw.substr(raw.find("\n\n") + 2));
+    for (std::string line; std::getline(lines, line);) {
+      EXPECT_NE(copied.find(line + "\n"), std::string::npos) << line;
+    }
+  }
 }
 
 }  // namespace
