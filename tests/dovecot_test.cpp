@@ -753,6 +753,28 @@ TEST_F(DovecotTest, TwoServersAgreeOnUidsAndFlags) {
   EXPECT_EQ(Uids(Messages(a4[1])), (std::vector<long long>{1, 2, 3, 4}));
   ASSERT_EQ(Messages(a4[1]).size(), 4u);
   EXPECT_EQ(Messages(a4[1])[3].guid, Messages(b4[1])[3].guid);
+
+  // An EXPUNGE on A (of 2 and of 3, which has \Deleted) reaches a
+  // session that has INBOX open on B.
+  BackgroundSession open_on_b;
+  open_on_b.Start(b.imap_port(), "alice",
+                  {{"select", "INBOX"},
+                   {"signal", open_on_b.File("selected")},
+                   {"wait-file", open_on_b.File("expunged"), "60"},
+                   {"noop"},
+                   {"fetch-meta"}});
+  ASSERT_TRUE(open_on_b.WaitForFile("selected"));
+  const Session expunge = Imap(a.imap_port(), "alice",
+                               {{"select", "INBOX"},
+                                {"store", "2", "+FLAGS", "\\Deleted"},
+                                {"expunge"}});
+  EXPECT_EQ(Status(expunge[2]), "OK");
+  EXPECT_EQ(Strings(expunge[2], "expunged").size(), 2u) << expunge.output;
+  open_on_b.Signal("expunged");
+  const Session on_b_open = open_on_b.Finish();
+  EXPECT_EQ(Strings(on_b_open[3], "expunged").size(), 2u) << on_b_open.output;
+  EXPECT_EQ(Uids(Messages(on_b_open[4])), (std::vector<long long>{1, 4}));
+  EXPECT_EQ(InFolder("alice", "INBOX").size(), 2u);
 }
 
 // APPEND, COPY and MOVE store what a delivery to the user would store
@@ -787,9 +809,11 @@ TEST_F(DovecotTest, AppendCopyMoveAndExpungeWriteWhatADeliveryWould) {
                           {"store", "1", "+FLAGS", "\\Flagged"},
                           {"copy", "1", "INBOX"},
                           {"select", "INBOX"},
-                          {"fetch-meta"}});
+                          {"fetch-meta"},
+                          {"append", "No such folder", file}});
   ASSERT_EQ(Status(s.login), "OK");
   for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(Status(s[i]), "OK") << i;
+  EXPECT_EQ(Str(s[8], "code"), "TRYCREATE") << Status(s[8]);
   // The same bytes appended twice are one message with one UID.
   ASSERT_EQ(Strings(s[1], "appenduid").size(), 2u) << s.output;
   EXPECT_EQ(Strings(s[2], "appenduid"), Strings(s[1], "appenduid"));

@@ -327,7 +327,8 @@ class Imap:
         return self.copied("MOVE", uids, name)
 
     def cmd_expunge(self):
-        return self.m.expunge()
+        typ, data = self.m.expunge()  # takes the EXPUNGE responses
+        return typ, data, {"expunged": [int(n) for n in data if n]}
 
     def cmd_idle(self, count, seconds):
         count, deadline = int(count), time.monotonic() + float(seconds)
