@@ -605,7 +605,9 @@ TEST_F(DovecotTest, FoldersAreEntriesForExtensionsAndImap) {
                           {"create", "Projects/Alpha"},
                           {"rename", "lists", "Mailing Lists"},
                           {"rename", "Projects", "Old Projects"},
-                          {"list"}});
+                          {"list"},
+                          {"subscribe", "Entw&APw-rfe"},
+                          {"lsub"}});
   ASSERT_EQ(Status(s.login), "OK");
   EXPECT_EQ(FolderNames(s[0]), (std::set<std::string>{"INBOX", "lists"}));
   EXPECT_EQ(Status(s[1]), "OK");
@@ -617,6 +619,11 @@ TEST_F(DovecotTest, FoldersAreEntriesForExtensionsAndImap) {
             (std::set<std::string>{"INBOX", "Mailing Lists", "Archive/2024",
                                    "Entw&APw-rfe", "Old Projects",
                                    "Old Projects/Alpha"}));
+  // Subscriptions are Dovecot's own, in the index directory.
+  EXPECT_EQ(Status(s[10]), "OK");
+  EXPECT_EQ(FolderNames(s[11]), std::set<std::string>{"Entw&APw-rfe"});
+  EXPECT_TRUE(std::filesystem::exists(dovecot.index_dir() +
+                                      "/alice@example.com/subscriptions"));
 
   // The directory: one entry per folder, with the IMAP name in UTF-8.
   auto folders = Folders("alice");
