@@ -1589,5 +1589,55 @@ TEST_F(DovecotTest, MuttReadsTheInboxOverImap) {
   }
 }
 
+// Two servers giving out UIDs to the same new messages at the same
+// moment end up with one UID per message, the same on both and in the
+// directory.
+TEST_F(DovecotTest, TwoServersGivingOutUidsAtOnceAgree) {
+  DovecotServer& a = Dovecot();
+  DovecotServer& b = Dovecot();
+  std::set<std::string> keys;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 15; ++i) {
+      const std::string raw = SimpleMessage("race " + std::to_string(round) +
+                                            "." + std::to_string(i));
+      Store("alice@example.com", raw);
+      keys.insert(Key("alice@example.com", raw));
+    }
+    // Both log in, then select at the same moment.
+    testing::TempDir gate;
+    BackgroundSession on_a, on_b;
+    const Script script = {{"wait-file", gate.File("go"), "60"},
+                           {"select", "INBOX"},
+                           {"fetch-meta"}};
+    on_a.Start(a.imap_port(), "alice", script);
+    on_b.Start(b.imap_port(), "alice", script);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    testing::WriteFile(gate.File("go"), "");
+    const Session sa = on_a.Finish(), sb = on_b.Finish();
+    std::map<long long, std::string> guid_a, guid_b;
+    for (const Fetched& m : Messages(sa[2])) guid_a[m.uid] = m.guid;
+    for (const Fetched& m : Messages(sb[2])) guid_b[m.uid] = m.guid;
+    EXPECT_EQ(guid_a.size(), keys.size()) << "round " << round;
+    EXPECT_EQ(guid_a, guid_b) << "round " << round;
+    std::set<std::string> seen;
+    for (const auto& [uid, guid] : guid_a) seen.insert(guid);
+    EXPECT_EQ(seen, keys) << "round " << round;
+  }
+  // The directory: one state per message, the UIDs the servers show.
+  const Session last =
+      Imap(a.imap_port(), "alice", {{"select", "INBOX"}, {"fetch-meta"}});
+  std::set<std::string> uids;
+  for (const TestEntry& e : InFolder("alice", "INBOX")) {
+    const auto state = slapd_.Admin().Read("cn=state," + e.dn, {"mdaUid"});
+    ASSERT_TRUE(state) << e.dn;
+    EXPECT_TRUE(uids.insert(state->First("mdaUid")).second) << e.dn;
+    const auto shown = ByGuid(Messages(last[1]));
+    ASSERT_EQ(shown.count(e.First("mdaKey")), 1u);
+    EXPECT_EQ(std::to_string(shown.at(e.First("mdaKey")).uid),
+              state->First("mdaUid"));
+  }
+  EXPECT_EQ(uids.size(), keys.size());
+}
+
 }  // namespace
 }  // namespace ldapmda
