@@ -2,11 +2,16 @@
 // LdapClient against a real slapd. No skips: without slapd these fail.
 #include "support/slapd_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -349,6 +354,105 @@ TEST(SlapdServerTest, BrokenConfigurationThrowsWithTheLog) {
   } catch (const std::runtime_error& e) {
     EXPECT_TRUE(Contains(e.what(), "bogusdirective")) << e.what();
   }
+}
+
+TEST(SlapdServerTest, HashedPasswordsAreStoredAsSshaAndStillBind) {
+  SlapdOptions options;
+  options.admin_password = "admin-pw-1";
+  options.service_password = "service-pw-2";
+  options.hash_passwords = true;
+  const SlapdServer server(options);
+  EXPECT_EQ(server.admin_password(), "admin-pw-1");
+  EXPECT_EQ(server.service_password(), "service-pw-2");
+  LdapClient admin = server.Admin();  // rootpw {SSHA}...
+  EXPECT_EQ(admin.WhoAmI(), "dn:" + server.admin_dn());
+  EXPECT_EQ(server.Service().WhoAmI(), "dn:" + server.service_dn());
+  const auto service = admin.Read(server.service_dn(), {"userPassword"});
+  ASSERT_TRUE(service.has_value());
+  EXPECT_EQ(service->First("userPassword").rfind("{SSHA}", 0), 0u)
+      << service->First("userPassword");
+  const std::string conf = ReadFile(server.dir() + "/slapd.conf");
+  EXPECT_FALSE(Contains(conf, "admin-pw-1"));
+  EXPECT_TRUE(Contains(conf, "rootpw {SSHA}"));
+  EXPECT_THROW(LdapClient(server.uri(), server.service_dn(), "mdapass"),
+               LdapError);
+}
+
+TEST(SlapdServerTest, PasswordsThatDoNotFitSlapdConfAreRefused) {
+  for (const char* bad : {"", "two words", "quo\"te", "back\\slash"}) {
+    SlapdOptions options;
+    options.service_password = bad;
+    EXPECT_THROW(SlapdServer server(options), std::invalid_argument) << bad;
+  }
+}
+
+TEST(SlapdServerTest, WithoutAnonymousReadAnonymousSeesNothing) {
+  SlapdOptions options;
+  options.anonymous_read = false;
+  const SlapdServer server(options);
+  LdapClient anonymous(server.uri(), "", "");
+  try {
+    const auto alice = anonymous.Read(server.UserDn("alice"));
+    EXPECT_FALSE(alice.has_value());
+  } catch (const LdapError& e) {
+    EXPECT_EQ(e.code(), LDAP_NO_SUCH_OBJECT) << e.what();
+  }
+  // The root DSE and the binds still work, and so do the writers.
+  EXPECT_EQ(
+      anonymous
+          .Search("", LDAP_SCOPE_BASE, "(objectClass=*)", {"namingContexts"})[0]
+          .First("namingContexts"),
+      server.suffix());
+  LdapClient service = server.Service();
+  EXPECT_EQ(service
+                .Search(server.people_dn(), LDAP_SCOPE_ONELEVEL,
+                        "(mail=alice@example.com)", {"1.1"})
+                .size(),
+            1u);
+}
+
+TEST(SlapdServerTest, KeepDirLeavesTheDirectoryBehind) {
+  SlapdOptions options;
+  options.keep_dir = true;
+  std::string dir;
+  {
+    const SlapdServer server(options);
+    dir = server.dir();
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/slapd.log"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/data"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SlapdServerTest, AFixedPortThatIsTakenThrowsSlapdPortTaken) {
+  const UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(0x7F000001U);
+  socklen_t len = sizeof addr;
+  auto* sa = reinterpret_cast<sockaddr*>(&addr);
+  // Bound, not listening: slapd cannot bind it, a connect is refused.
+  ASSERT_EQ(bind(fd.get(), sa, len), 0);
+  ASSERT_EQ(getsockname(fd.get(), sa, &len), 0);
+  SlapdOptions options;
+  options.port = ntohs(addr.sin_port);
+  EXPECT_THROW(SlapdServer server(options), SlapdPortTaken);
+}
+
+TEST(SlapdServerTest, ProviderPairReplicatesWithTheGivenPasswords) {
+  SlapdOptions node1;
+  node1.admin_password = "pair-admin";
+  node1.replicator_password = "pair-repl";
+  node1.hash_passwords = true;
+  SlapdOptions node2 = node1;
+  node2.load_sample_data = false;
+  const ProviderPair pair = StartProviderPair(node1, node2);
+  EXPECT_EQ(pair.node1->mode(), SlapdMode::kProvider);
+  EXPECT_NE(pair.node1->port(), pair.node2->port());
+  // Node 2 has what node 1 loaded, and the same rootdn password.
+  EXPECT_TRUE(pair.node2->WaitForEntry(pair.node2->UserDn("alice")))
+      << pair.node2->log();
+  EXPECT_EQ(pair.node2->Admin().WhoAmI(), "dn:" + pair.node2->admin_dn());
 }
 
 // ------------------------------------------------------------ LdapClient
