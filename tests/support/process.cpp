@@ -435,7 +435,17 @@ void TempDir::Remove() noexcept {
 UniqueFd BlockTerminationSignals(std::initializer_list<int> extra) {
   sigset_t set;
   sigemptyset(&set);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    // Ignored on entry stays ignored, as a shell wants it for a background
+    // job (SIGINT) and nohup for SIGHUP: a blocked signal would still be
+    // queued and read.
+    struct sigaction current {};
+    if (sigaction(sig, nullptr, &current) == 0 &&
+        current.sa_handler == SIG_IGN) {
+      continue;
+    }
+    sigaddset(&set, sig);
+  }
   for (const int sig : extra) sigaddset(&set, sig);
   if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) ThrowErrno("sigprocmask");
   UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC));

@@ -119,11 +119,11 @@ class TempDir {
   std::string path_;
 };
 
-// Blocks SIGINT, SIGTERM and SIGHUP, and the `extra` signals, in the
-// calling thread (a program's only one) and returns a signalfd that reads
-// them: a program waits on it for the end and lets its destructors clean
-// up. Children started here get their signals unblocked again. Throws
-// std::runtime_error.
+// Blocks SIGINT, SIGTERM and SIGHUP (those not ignored on entry), and
+// the `extra` signals, in the calling thread (a program's only one) and
+// returns a signalfd that reads them: a program waits on it for the end
+// and lets its destructors clean up. Children started here get their
+// signals unblocked again. Throws std::runtime_error.
 UniqueFd BlockTerminationSignals(std::initializer_list<int> extra = {});
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read

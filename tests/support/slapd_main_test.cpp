@@ -18,6 +18,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/ldap_client.h"
@@ -39,7 +40,9 @@ using Info = std::map<std::string, std::string>;
 // slapd is up, or exits).
 class Launcher {
  public:
-  explicit Launcher(std::vector<std::string> args) {
+  // Runs ldapmda-test-slapd with `args`; without `launcher_first`, runs
+  // `args` as they are (a shell that runs it).
+  explicit Launcher(std::vector<std::string> args, bool launcher_first = true) {
     std::array<int, 2> out{};
     if (pipe2(out.data(), O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
     UniqueFd read_end(out[0]);
@@ -47,7 +50,7 @@ class Launcher {
     const UniqueFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
     const UniqueFd err(open(dir_.File("stderr").c_str(),
                             O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-    args.insert(args.begin(), LDAPMDA_TEST_SLAPD);
+    if (launcher_first) args.insert(args.begin(), LDAPMDA_TEST_SLAPD);
     pid_ = StartProcess(args, null_fd.get(), write_end.get(), err.get());
     write_end.Reset();  // only the launcher writes: EOF when it is done
     char buf[4096];
@@ -220,6 +223,21 @@ TEST(LaunchTest, ExitsWhenSlapdDies) {
   EXPECT_TRUE(
       Contains(launcher.err(), "slapd (pid " + info["pid"] + ") exited"))
       << launcher.err();
+  EXPECT_FALSE(std::filesystem::exists(info["dir"]));
+}
+
+TEST(LaunchTest, ASigintIgnoredOnEntryStaysIgnored) {
+  // As a non-interactive shell starts a background job: Ctrl-C is the
+  // shell's business, which then sends SIGTERM.
+  Launcher launcher(
+      {"/bin/sh", "-c", "trap '' INT; exec '" LDAPMDA_TEST_SLAPD "'"}, false);
+  Info info = ParseShell(launcher.out());
+  ASSERT_TRUE(info.count("pid")) << launcher.out() << launcher.err();
+  kill(launcher.pid(), SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(std::filesystem::exists(info["dir"]));
+  EXPECT_TRUE(Alive(info["pid"]));
+  EXPECT_EQ(launcher.Terminate(), 0) << launcher.err();
   EXPECT_FALSE(std::filesystem::exists(info["dir"]));
 }
 
