@@ -9,7 +9,7 @@ import time
 
 from .common import (ADMIN_DN, GNU_TIME, DOVECOT_LDA, MiB, PEOPLE_DN,
                      RECIPIENT, SENDER, SERVICE_DN, BenchError, die, log,
-                     median, read, run, spawn_timed, stop_daemon)
+                     median, read, run, spawn_timed)
 from .messages import (entry_attributes, generalized_now, ldif_entry,
                        lmtp_data, make_message, message_dn, parse_ldif)
 
@@ -303,10 +303,10 @@ class Cases:
     def bench_replication(self):
         log("\n== 6. two providers (conf/slapd-multiprovider.conf): "
             "delivery latency and time until visible on the other node")
-        uris, nodes, poller = self.servers.start_pair()
+        uris, pair, poller = self.servers.start_pair()
         # The same shipped configuration, once without and once with the
         # write concern (confirm_host = node 2), delivered alternately.
-        conf = self.servers.ldapmda_conf("ldapmda-node1.conf", uris[0])
+        conf = self.servers.ldapmda_conf("ldapmda-node1.conf", pair)
         confirm_conf = self.work.write(
             "ldapmda-node1-confirm.conf",
             read(conf, limit=None) + f"\nconfirm_host = {uris[1]}\n")
@@ -344,8 +344,7 @@ class Cases:
                 f"lag {median(lag):.2f} ms ({n} deliveries each)")
         poller.close()
         self.results["replication"] = res
-        for p in nodes:
-            stop_daemon(p)
+        pair.stop()
 
 
 def fsync_probe(work, n=20):

@@ -4,7 +4,6 @@ them are stopped on exit)."""
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,7 +17,6 @@ BASE_DN = "dc=example,dc=com"
 PEOPLE_DN = f"ou=people,{BASE_DN}"
 ADMIN_DN = f"cn=admin,{BASE_DN}"
 SERVICE_DN = f"cn=ldapmda,ou=services,{BASE_DN}"
-REPLICATOR_DN = f"cn=replicator,ou=services,{BASE_DN}"
 ALICE_DN = f"uid=alice,{PEOPLE_DN}"
 MAILBOX_DN = f"cn=mailbox,{ALICE_DN}"
 RECIPIENT = "alice@example.com"
@@ -139,12 +137,6 @@ def read(path, limit=4000):
                 errors="replace")
     except OSError:
         return ""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def median(xs):

@@ -1,10 +1,11 @@
 """The servers of a run, all in its work directory: slapd from the shipped
-conf/slapd.conf (fsync on), a two-provider pair from
-conf/slapd-multiprovider.conf, a throwaway dovecot for dovecot-lda, and a
-minimal LDAP client that polls the second provider."""
+conf/slapd.conf (fsync on) and a two-provider pair from
+conf/slapd-multiprovider.conf, both started by ldapmda-test-slapd as the
+tests start theirs; a throwaway dovecot for dovecot-lda; and a minimal
+LDAP client that polls the second provider."""
 
-import base64
 import grp
+import json
 import os
 import pwd
 import re
@@ -12,10 +13,8 @@ import socket
 import subprocess
 import time
 
-from .common import (ADMIN_DN, ALICE_DN, BASE_DN, DAEMONS, DOVECOT, ENV,
-                     MAILBOX_DN, PEOPLE_DN, RECIPIENT, REPLICATOR_DN, ROOT,
-                     SERVICE_DN, SLAPD, die, free_port, log, read, run,
-                     stop_daemon)
+from .common import (ADMIN_DN, DAEMONS, DOVECOT, ENV, MAILBOX_DN, ROOT, die,
+                     log, read, stop_daemon)
 from .messages import ldif_entry
 
 ###########################################################################
@@ -107,23 +106,49 @@ class LdapPoller:
         self.sock.close()
 
 
-class Servers:
-    """slapd, dovecot and the two-provider pair of one run, in `work`."""
+class Slapd:
+    """One ldapmda-test-slapd (tests/support/slapd_main.cpp) and what it
+    printed (`info`: uri, pid, dir, admin_password, service_pw_file...).
+    It started slapd, or the pair, with the sample data of the tests and
+    random passwords; stop() (or the end of bench/run) stops it, and it
+    removes its directory."""
 
-    def __init__(self, work):
+    def __init__(self, launcher, work, name, args, keep):
+        log_path = os.path.join(work.path, name + "-launcher.log")
+        argv = [launcher, "--json", "--private", "--fsync", *args]
+        if keep:
+            argv.append("--keep")
+        with open(log_path, "wb") as logf:
+            self.process = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=logf,
+                env=dict(ENV, TMPDIR=work.path))
+        DAEMONS.append(self.process)
+        # It closes its stdout once slapd answers, or exits.
+        out = self.process.stdout.read()
+        self.process.stdout.close()
+        if not out:
+            self.stop()
+            die(f"slapd {name} did not start: " + read(log_path))
+        self.info = json.loads(out)
+
+    def stop(self):
+        stop_daemon(self.process)
+
+
+class Servers:
+    """slapd, dovecot and the two-provider pair of one run, in `work`;
+    `launcher` is ldapmda-test-slapd, `keep` leaves slapd's directories."""
+
+    def __init__(self, work, launcher, keep=False):
         self.work = work
         self.tmp = work.path
+        self.launcher = launcher
+        self.keep = keep
         self.uid = os.getuid()
 
     def shipped(self, name):
         with open(os.path.join(ROOT, "conf", name)) as f:
             return f.read()
-
-    @staticmethod
-    def subst(text, old, new, what):
-        if old not in text:
-            die(f"{what}: '{old}' not found: adapt bench/run to the shipped file")
-        return text.replace(old, new)
 
     @staticmethod
     def subst_line(text, pattern, line, what):
@@ -133,110 +158,37 @@ class Servers:
             die(f"{what}: no line matching {pattern}: adapt bench/run")
         return new
 
-    def secrets(self):
-        def pw():
-            return base64.b32encode(os.urandom(15)).decode().lower()
-        self.admin_pw, self.service_pw, self.replicator_pw = pw(), pw(), pw()
-        hash_ = lambda s: run(["/usr/sbin/slappasswd", "-h", "{SSHA}", "-s", s],
-                              "slappasswd").strip()
-        self.admin_hash = hash_(self.admin_pw)
-        self.service_hash = hash_(self.service_pw)
-        self.replicator_hash = hash_(self.replicator_pw)
-        # ldapadd -y reads the whole file (no line end); ldapmda's
-        # bind_pw_file its first line.
-        self.service_pw_file = self.work.write("service.pw", self.service_pw)
-        self.bind_pw_file = self.work.write("bind.pw", self.service_pw + "\n")
+    def start_slapd(self, name, *args):
+        """The sample data, and alice's mailbox, pre-created so that
+        ldapmda and ldapadd do the same work per message."""
+        mailbox = self.work.write("mailbox.ldif", ldif_entry(
+            MAILBOX_DN, [("objectClass", "mdaMailbox"), ("cn", "mailbox")]))
+        return Slapd(self.launcher, self.work, name,
+                     [*args, "--ldif", mailbox], self.keep)
 
-    def slapd_conf(self, template, name, data_dir, extra=lambda t: t):
-        what = f"conf/{template}"
-        t = self.shipped(template)
-        t = self.subst(t, "/usr/share/ldapmda/schema/ldapmda.schema",
-                       os.path.join(ROOT, "conf", "ldapmda.schema"), what)
-        t = self.subst(t, "/var/run/slapd/slapd.",
-                       os.path.join(self.tmp, name + "."), what)
-        t = self.subst(t, "/var/lib/ldap", data_dir, what)
-        t = self.subst_line(t, r"^#?rootdn\b.*$", f'rootdn\t\t"{ADMIN_DN}"', what)
-        t = self.subst_line(t, r"^#rootpw\b.*$", f"rootpw\t\t{self.admin_hash}", what)
-        if re.search(r"^\s*dbnosync", t, re.M):
-            die(f"{what} sets dbnosync: the benchmark wants fsync on")
-        t = extra(t)
-        os.makedirs(data_dir, exist_ok=True)
-        path = self.work.write(name + ".conf", t)
-        run([SLAPD, "-Tt", "-u", "-f", path], f"slaptest of {name}.conf")
-        return path
-
-    def start_slapd(self, conf, uri, name):
-        """Starts slapd in the foreground (-d 0: loglevel stats goes to
-        syslog, as in production). Returns the Popen or None if it exited
-        (e.g. the port was taken)."""
-        logf = open(os.path.join(self.tmp, name + ".log"), "wb")
-        p = subprocess.Popen([SLAPD, "-d", "0", "-h", uri, "-f", conf],
-                             stdout=logf, stderr=subprocess.STDOUT, env=ENV)
-        DAEMONS.append(p)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if p.poll() is not None:
-                DAEMONS.remove(p)
-                return None
-            r = subprocess.run(["ldapsearch", "-x", "-H", uri, "-o", "nettimeout=2",
-                                "-b", "", "-s", "base", "-LLL", "namingContexts"],
-                               capture_output=True, env=ENV)
-            if r.returncode == 0:
-                return p
-            time.sleep(0.1)
-        die(f"slapd {name} did not answer on {uri} within 20 s")
-
-    def ldapadd_admin(self, uri, ldif, what):
-        run(["ldapadd", "-x", "-H", uri, "-D", ADMIN_DN, "-w", self.admin_pw],
-            what, input_bytes=ldif)
-
-    def base_ldif(self, replicator=False):
-        e = [
-            (BASE_DN, [("objectClass", "dcObject"), ("objectClass", "organization"),
-                       ("dc", "example"), ("o", "Example Inc.")]),
-            (PEOPLE_DN, [("objectClass", "organizationalUnit"), ("ou", "people")]),
-            (f"ou=services,{BASE_DN}", [("objectClass", "organizationalUnit"),
-                                        ("ou", "services")]),
-            (SERVICE_DN, [("objectClass", "organizationalRole"),
-                          ("objectClass", "simpleSecurityObject"),
-                          ("cn", "ldapmda"), ("userPassword", self.service_hash)]),
-        ]
-        if replicator:
-            e.append((REPLICATOR_DN, [("objectClass", "organizationalRole"),
-                                      ("objectClass", "simpleSecurityObject"),
-                                      ("cn", "replicator"),
-                                      ("userPassword", self.replicator_hash)]))
-        e += [
-            (ALICE_DN, [("objectClass", "inetOrgPerson"), ("uid", "alice"),
-                        ("cn", "Alice Smith"), ("sn", "Smith"), ("mail", RECIPIENT)]),
-            # Pre-created so that both sides do the same work per message.
-            (MAILBOX_DN, [("objectClass", "mdaMailbox"), ("cn", "mailbox")]),
-        ]
-        return b"".join(ldif_entry(dn, a) for dn, a in e)
-
-    def ldapmda_conf(self, name, uri):
+    def ldapmda_conf(self, name, slapd):
+        """The shipped ldapmda.conf, bound to `slapd` as the service DN."""
         what = "conf/ldapmda.conf"
         t = self.shipped("ldapmda.conf")
-        t = self.subst_line(t, r"^server_host\s*=.*$", f"server_host = {uri}", what)
+        t = self.subst_line(t, r"^server_host\s*=.*$",
+                            f"server_host = {slapd.info['uri']}", what)
         t = self.subst_line(t, r"^bind_pw_file\s*=.*$",
-                            f"bind_pw_file = {self.bind_pw_file}", what)
+                            f"bind_pw_file = {slapd.info['service_pw_file']}",
+                            what)
         return self.work.write(name, t)
 
     def start_single(self):
-        data = os.path.join(self.tmp, "slapd-data")
-        for _ in range(3):
-            port = free_port()
-            self.uri = f"ldap://127.0.0.1:{port}"
-            conf = self.slapd_conf("slapd.conf", "slapd", data)
-            self.slapd = self.start_slapd(conf, self.uri, "slapd")
-            if self.slapd:
-                break
-        else:
-            die("slapd exited at start three times: " + read(
-                os.path.join(self.tmp, "slapd.log")))
-        self.ldapadd_admin(self.uri, self.base_ldif(), "loading the base entries")
-        self.conf = self.ldapmda_conf("ldapmda.conf", self.uri)
-        log(f"slapd listening on {self.uri} (pid {self.slapd.pid}), data in {data}")
+        """conf/slapd.conf as shipped (fsync on): only the paths, the port
+        and an administrator differ."""
+        self.slapd = self.start_slapd("slapd", "--config", "shipped")
+        info = self.slapd.info
+        self.uri = info["uri"]
+        self.admin_pw = info["admin_password"]
+        # ldapadd -y reads the whole file; it has no line end.
+        self.service_pw_file = info["service_pw_file"]
+        self.conf = self.ldapmda_conf("ldapmda.conf", self.slapd)
+        log(f"slapd listening on {self.uri} (pid {info['pid']}), data in "
+            f"{info['dir']}/data")
 
     def start_dovecot(self):
         d = os.path.join(self.tmp, "dovecot")
@@ -305,46 +257,16 @@ passdb {{
 
     def start_pair(self):
         """Nodes 1 and 2 of conf/slapd-multiprovider.conf, node 1 loaded
-        and node 2 in sync with it. Returns their URIs, the Popen objects
-        and a poller bound to node 2 as the rootdn."""
-        for attempt in range(3):
-            ports = [free_port(), free_port()]
-            if ports[0] == ports[1]:
-                continue
-            uris = [f"ldap://127.0.0.1:{p}" for p in ports]
-            nodes = []
-            for k in (0, 1):
-                me, peer = uris[k], uris[1 - k]
-
-                def extra(t, me=me, peer=peer, k=k):
-                    what = "conf/slapd-multiprovider.conf"
-                    t = self.subst(t, "provider=ldap://ldap2.example.com",
-                                   f"provider={peer}", what)
-                    t = self.subst(t, "ldap://ldap1.example.com", uris[0], what)
-                    t = self.subst(t, "ldap://ldap2.example.com", uris[1], what)
-                    return self.subst(t, "change-this-replicator-password",
-                                      self.replicator_pw, what)
-                conf = self.slapd_conf("slapd-multiprovider.conf", f"node{k + 1}",
-                                       os.path.join(self.tmp, f"node{k + 1}-data"),
-                                       extra)
-                p = self.start_slapd(conf, me, f"node{k + 1}")
-                if not p:
-                    break
-                nodes.append(p)
-            if len(nodes) == 2:
-                break
-            for p in nodes:
-                stop_daemon(p)
-        else:
-            die("the two-provider pair did not start: "
-                + read(os.path.join(self.tmp, "node1.log")))
-        self.ldapadd_admin(uris[0], self.base_ldif(replicator=True),
-                           "loading node 1")
-        poller = LdapPoller(ports[1], ADMIN_DN, self.admin_pw)
+        and node 2 in sync with it. Returns their URIs, the Slapd and a
+        poller bound to node 2 as the rootdn."""
+        pair = self.start_slapd("pair", "--config", "pair")
+        info = pair.info
+        uris = [info["uri"], info["node2_uri"]]
+        poller = LdapPoller(info["node2_port"], ADMIN_DN, info["admin_password"])
         deadline = time.monotonic() + 60
         while not poller.exists(MAILBOX_DN):
             if time.monotonic() > deadline:
                 die("node 2 did not replicate the base entries within 60 s")
             time.sleep(0.1)
         log(f"  node 1 {uris[0]}, node 2 {uris[1]}: in sync")
-        return uris, nodes, poller
+        return uris, pair, poller
