@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "ldapmda/message.h"
-#include "mda_fixture.h"
 #include "support/ldap_client.h"
+#include "support/mda_fixture.h"
 #include "support/process.h"
 #include "support/slapd_server.h"
 

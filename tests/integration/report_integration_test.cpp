@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "mda_fixture.h"
+#include "support/mda_fixture.h"
 
 namespace ldapmda {
 namespace {

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "mda_fixture.h"
 #include "support/ldap_client.h"
+#include "support/mda_fixture.h"
 #include "support/pipe_user.h"
 #include "support/process.h"
 #include "support/slapd_server.h"

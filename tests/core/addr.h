@@ -1,7 +1,7 @@
 // Addr: an Address from a literal, for tests of code that takes addresses
 // already parsed by a front end.
-#ifndef LDAPMDA_TESTS_ADDR_H_
-#define LDAPMDA_TESTS_ADDR_H_
+#ifndef LDAPMDA_TESTS_CORE_ADDR_H_
+#define LDAPMDA_TESTS_CORE_ADDR_H_
 
 #include <stdexcept>
 #include <string>
@@ -21,4 +21,4 @@ inline Address Addr(std::string_view text) {
 
 }  // namespace ldapmda::testing
 
-#endif  // LDAPMDA_TESTS_ADDR_H_
+#endif  // LDAPMDA_TESTS_CORE_ADDR_H_

@@ -3,8 +3,8 @@
 // reads back what was stored. Deliver() runs ldapmda as the unprivileged
 // pipe user (support/pipe_user.h), as Postfix's pipe(8) does, whenever
 // the configuration is the one Config() wrote for that user.
-#ifndef LDAPMDA_TESTS_MDA_FIXTURE_H_
-#define LDAPMDA_TESTS_MDA_FIXTURE_H_
+#ifndef LDAPMDA_TESTS_SUPPORT_MDA_FIXTURE_H_
+#define LDAPMDA_TESTS_SUPPORT_MDA_FIXTURE_H_
 
 #include <gtest/gtest.h>
 #include <ldap.h>
@@ -116,4 +116,4 @@ inline SlapdOptions PolicyDirectory() {
 
 }  // namespace ldapmda::testing
 
-#endif  // LDAPMDA_TESTS_MDA_FIXTURE_H_
+#endif  // LDAPMDA_TESTS_SUPPORT_MDA_FIXTURE_H_

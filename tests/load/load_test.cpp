@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "ldapmda/message.h"
-#include "mda_fixture.h"
 #include "support/fault.h"
 #include "support/ldap_client.h"
+#include "support/mda_fixture.h"
 #include "support/process.h"
 #include "support/slapd_server.h"
 

@@ -2,13 +2,11 @@
 // starts a throwaway slapd with the sample users and a private Postfix
 // configured as README documents (see support/postfix_server.h), prints
 // how to send mail and where to look, and keeps both running until
-// Ctrl-C, SIGTERM or the end of standard input, then removes everything.
-// Lines typed meanwhile: "stop" and "start" stop and restart slapd,
+// Ctrl-C, SIGTERM, SIGHUP or the end of standard input, then removes
+// everything. Lines typed meanwhile: "stop" and "start" stop and restart slapd,
 // "hold" and "release" set and clear defer_transports = ldapmda (to see
 // ldapmda defer mail that Postfix accepted), "flush" retries the queue.
 #include <poll.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,22 +20,6 @@
 
 namespace ldapmda::testing {
 namespace {
-
-// SIGINT and SIGTERM, blocked and readable from a descriptor, so that
-// they end the wait below and the destructors clean up. Children get
-// their signals unblocked again (StartProcess resets them).
-UniqueFd TerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) {
-    throw std::runtime_error("sigprocmask failed");
-  }
-  UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC));
-  if (!fd.valid()) throw std::runtime_error("signalfd failed");
-  return fd;
-}
 
 // A python3 command line that sends one message to the recipient given
 // as its argument and prints the RCPT and DATA replies.
@@ -136,7 +118,7 @@ void Serve(int signal_fd, SlapdServer& slapd, PostfixServer& postfix) {
 }
 
 int Main() {
-  const UniqueFd signals = TerminationSignals();
+  const UniqueFd signals = BlockTerminationSignals();
   SlapdServer slapd;
   PostfixOptions options;
   options.ldapmda_binary = LDAPMDA_BINARY;

@@ -24,7 +24,6 @@
 namespace ldapmda {
 namespace {
 
-using testing::FreeTcpPort;
 using testing::LdapClient;
 using testing::ProcessResult;
 using testing::RunProcess;
@@ -57,24 +56,6 @@ std::string Message(const std::string& tag) {
          "\n";
 }
 
-std::string LocalUri(int port) {
-  return "ldap://127.0.0.1:" + std::to_string(port);
-}
-
-// Options of node `id` (1 or 2) of the shipped multi-provider pair. Only
-// node 1 gets the sample data; node 2 replicates it.
-SlapdOptions ProviderOptions(int id, int port, int peer_port,
-                             bool cn_config = false) {
-  SlapdOptions options;
-  options.mode = SlapdMode::kProvider;
-  options.server_id = id;
-  options.port = port;
-  options.peer_uri = LocalUri(peer_port);
-  options.cn_config = cn_config;
-  options.load_sample_data = id == 1;
-  return options;
-}
-
 SlapdOptions ConsumerOptions(const SlapdServer& provider, bool referral) {
   SlapdOptions options;
   options.mode = SlapdMode::kConsumer;
@@ -93,12 +74,13 @@ class ReplicationTest : public ::testing::Test {
   // node 1 from the cn=config form if asked, and waits until node 2 has
   // replicated what the tests need. Use with ASSERT_NO_FATAL_FAILURE.
   void StartPair(bool node1_cn_config = false) {
-    const int port1 = FreeTcpPort();
-    int port2 = FreeTcpPort();
-    while (port2 == port1) port2 = FreeTcpPort();
-    a_ = std::make_unique<SlapdServer>(
-        ProviderOptions(1, port1, port2, node1_cn_config));
-    b_ = std::make_unique<SlapdServer>(ProviderOptions(2, port2, port1));
+    SlapdOptions node1;
+    node1.cn_config = node1_cn_config;
+    SlapdOptions node2;
+    node2.load_sample_data = false;  // it replicates node 1's
+    testing::ProviderPair pair = testing::StartProviderPair(node1, node2);
+    a_ = std::move(pair.node1);
+    b_ = std::move(pair.node2);
     ASSERT_NO_FATAL_FAILURE(WaitForSampleData(*b_));
   }
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "mda_fixture.h"
+#include "support/mda_fixture.h"
 #include "support/process.h"
 #include "support/slapd_server.h"
 #include "support/test_ca.h"

@@ -15,7 +15,7 @@
 #include "ldapmbox/mbox.h"
 #include "ldapmda/delivery.h"
 #include "ldapmda/message.h"
-#include "mda_fixture.h"
+#include "support/mda_fixture.h"
 
 namespace ldapmda {
 namespace {

@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "ldapmda/text.h"
-#include "mda_fixture.h"
+#include "support/mda_fixture.h"
 #include "support/dovecot_server.h"
 #include "support/ldap_client.h"
 #include "support/postfix_server.h"

@@ -12,7 +12,7 @@
 #include <chrono>
 
 #include "ldapmda/message.h"
-#include "mda_fixture.h"
+#include "support/mda_fixture.h"
 
 namespace ldapmda {
 namespace {

@@ -1,7 +1,7 @@
 // A scripted Directory for unit tests of pure delivery logic (the real
 // thing, against slapd, is tested in integration_test.cpp).
-#ifndef LDAPMDA_TESTS_FAKE_DIRECTORY_H_
-#define LDAPMDA_TESTS_FAKE_DIRECTORY_H_
+#ifndef LDAPMDA_TESTS_CORE_FAKE_DIRECTORY_H_
+#define LDAPMDA_TESTS_CORE_FAKE_DIRECTORY_H_
 
 #include <ldap.h>
 
@@ -90,4 +90,4 @@ class FakeDirectory : public Directory {
 
 }  // namespace ldapmda::testing
 
-#endif  // LDAPMDA_TESTS_FAKE_DIRECTORY_H_
+#endif  // LDAPMDA_TESTS_CORE_FAKE_DIRECTORY_H_

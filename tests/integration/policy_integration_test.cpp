@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <ldap.h>
 
-#include "mda_fixture.h"
+#include "support/mda_fixture.h"
 
 namespace ldapmda {
 namespace {
