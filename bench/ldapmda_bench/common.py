@@ -19,6 +19,8 @@ ADMIN_DN = f"cn=admin,{BASE_DN}"
 SERVICE_DN = f"cn=ldapmda,ou=services,{BASE_DN}"
 ALICE_DN = f"uid=alice,{PEOPLE_DN}"
 MAILBOX_DN = f"cn=mailbox,{ALICE_DN}"
+# Deliveries without a +extension go to the INBOX folder entry.
+INBOX_DN = f"mdaFolder=INBOX,{MAILBOX_DN}"
 RECIPIENT = "alice@example.com"
 SENDER = "sender@example.org"
 MSG_DATE = "Sat, 22 Nov 2025 15:00:00 +0000"

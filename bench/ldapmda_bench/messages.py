@@ -7,7 +7,7 @@ import datetime
 import hashlib
 import re
 
-from .common import (MAILBOX_DN, MSG_DATE, MSG_DATE_GT, RECIPIENT, SENDER)
+from .common import (INBOX_DN, MSG_DATE, MSG_DATE_GT, RECIPIENT, SENDER)
 
 FILLER_WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed "
                 "do eiusmod tempor incididunt ut labore et dolore magna aliqua "
@@ -60,7 +60,7 @@ def message_key(raw, recipient=RECIPIENT):
 
 
 def message_dn(raw):
-    return f"mdaKey={message_key(raw)},{MAILBOX_DN}"
+    return f"mdaKey={message_key(raw)},{INBOX_DN}"
 
 
 def generalized_now():

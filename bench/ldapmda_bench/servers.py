@@ -13,8 +13,8 @@ import socket
 import subprocess
 import time
 
-from .common import (ADMIN_DN, DAEMONS, DOVECOT, ENV, MAILBOX_DN, ROOT, die,
-                     log, read, stop_daemon)
+from .common import (ADMIN_DN, DAEMONS, DOVECOT, ENV, INBOX_DN, MAILBOX_DN,
+                     ROOT, die, log, read, stop_daemon)
 from .messages import ldif_entry
 
 ###########################################################################
@@ -162,7 +162,13 @@ class Servers:
         """The sample data, and alice's mailbox, pre-created so that
         ldapmda and ldapadd do the same work per message."""
         mailbox = self.work.write("mailbox.ldif", ldif_entry(
-            MAILBOX_DN, [("objectClass", "mdaMailbox"), ("cn", "mailbox")]))
+            MAILBOX_DN, [("objectClass", "mdaMailbox"), ("cn", "mailbox")]) +
+            ldif_entry(INBOX_DN, [("objectClass", "mdaMailFolder"),
+                                  ("mdaFolder", "INBOX"),
+                                  ("mdaFolderName", "INBOX"),
+                                  ("mdaUidValidity", "1"),
+                                  ("mdaUidNext", "1"),
+                                  ("mdaRemovals", "0")]))
         return Slapd(self.launcher, self.work, name,
                      [*args, "--ldif", mailbox], self.keep)
 
@@ -264,7 +270,7 @@ passdb {{
         uris = [info["uri"], info["node2_uri"]]
         poller = LdapPoller(info["node2_port"], ADMIN_DN, info["admin_password"])
         deadline = time.monotonic() + 60
-        while not poller.exists(MAILBOX_DN):
+        while not poller.exists(INBOX_DN):
             if time.monotonic() > deadline:
                 die("node 2 did not replicate the base entries within 60 s")
             time.sleep(0.1)
