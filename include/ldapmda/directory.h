@@ -113,6 +113,19 @@ class Directory {
   virtual DirResult Search(const SearchRequest& request,
                            std::vector<Entry>* entries) = 0;
 
+  // Several searches at once: a directory that can (LDAP) sends them all
+  // before it waits for any answer, so they cost one round trip instead
+  // of one each. The server may answer them in any order and may run
+  // them at the same time, so none may depend on another's effect
+  // (paged requests, one per connection in slapd, go one after another).
+  // (*results)[i] and (*entries)[i] answer requests[i], each as Search()
+  // would. The return value is not ok only when no answer counts (the
+  // connection or the run's deadline failed): then `results` says the
+  // same for each.
+  virtual DirResult SearchMany(const std::vector<SearchRequest>& requests,
+                               std::vector<std::vector<Entry>>* entries,
+                               std::vector<DirResult>* results);
+
   // Adds one entry. Returns the server's result code.
   virtual DirResult Add(const std::string& dn,
                         const std::vector<AttributeView>& attributes) = 0;
