@@ -117,7 +117,8 @@ class Directory {
   // before it waits for any answer, so they cost one round trip instead
   // of one each. The server may answer them in any order and may run
   // them at the same time, so none may depend on another's effect
-  // (paged requests, one per connection in slapd, go one after another).
+  // (slapd runs one paged search per connection at a time: the first
+  // paged request goes with the others, the other paged ones after it).
   // (*results)[i] and (*entries)[i] answer requests[i], each as Search()
   // would. The return value is not ok only when no answer counts (the
   // connection or the run's deadline failed): then `results` says the

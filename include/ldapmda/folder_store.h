@@ -201,12 +201,24 @@ class FolderStore {
     std::string key;
   };
 
+  // What GetFolder() read for the Sync() that follows it: the folder
+  // entry and the contextCSN, both read before Sync()'s listing.
+  struct ReadBeforeSync {
+    FolderInfo folder;
+    std::string csn;
+  };
+
   StoreResult Failure(DirOp op, const DirResult& r, const std::string& doing);
   StoreResult LoadFolders();
+  // folders_ from the answer to a listing of the folder entries.
+  StoreResult UseFolders(const DirResult& r, const std::vector<Entry>& entries);
   const FolderInfo* FindFolder(const std::string& name) const;
   // FindFolder, reloading the folders once when not found.
   StoreResult Folder(const std::string& name, FolderInfo* folder);
   StoreResult ReadFolder(const std::string& dn, FolderInfo* folder);
+  // ReadFolder()'s answer made a FolderInfo.
+  StoreResult FolderFrom(const std::string& dn, const DirResult& r,
+                         const std::vector<Entry>& entries, FolderInfo* folder);
   StoreResult MigrateFlatMessages();
   // Gives out `count` UIDs of `folder`: *first .. *first + count - 1.
   StoreResult AllocateUids(const std::string& folder_dn, std::uint32_t count,
@@ -223,6 +235,8 @@ class FolderStore {
   // The lowest contextCSN of the directory: everything changed before it
   // has been seen by this server. "" when the directory keeps none.
   StoreResult ContextCsn(std::string* csn);
+  StoreResult CsnFrom(const DirResult& r, const std::vector<Entry>& entries,
+                      std::string* csn);
   StoreResult AddFolderEntry(const std::string& id, const std::string& name);
 
   const Config& config_;
@@ -235,6 +249,7 @@ class FolderStore {
   std::vector<FolderInfo> folders_;
   // Per folder id: where each UID's message is, as last seen.
   std::map<std::string, std::map<std::uint32_t, Located>> located_;
+  std::optional<ReadBeforeSync> read_before_sync_;
 };
 
 }  // namespace ldapmda

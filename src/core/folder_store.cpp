@@ -50,6 +50,32 @@ T ParseNumber(std::string_view text, T fallback) {
 
 bool IsInbox(std::string_view name) { return AsciiLower(name) == "inbox"; }
 
+// A folder entry, read by its DN.
+SearchRequest FolderRead(const std::string& dn) {
+  return {dn,
+          Scope::kBase,
+          "(objectClass=*)",
+          {at::kFolder, at::kFolderName, at::kUidValidity, at::kUidNext,
+           at::kRemovals},
+          1};
+}
+
+// The contextCSN of the naming context `suffix`.
+SearchRequest CsnRead(const std::string& suffix) {
+  return {suffix, Scope::kBase, "(objectClass=*)", {at::kContextCsn}, 1};
+}
+
+// The folder entries of a mailbox.
+SearchRequest FolderList(const std::string& mailbox_dn) {
+  return {mailbox_dn,
+          Scope::kOne,
+          std::string("(objectClass=") + oc::kMailFolder + ")",
+          {at::kFolder, at::kFolderName, at::kUidValidity, at::kUidNext,
+           at::kRemovals},
+          0,
+          kPageSize};
+}
+
 // A folder name the store accepts: valid one-line UTF-8 without control
 // characters, levels separated by single '/', at most kMaxFolderName bytes.
 bool ValidFolderName(const std::string& name) {
@@ -246,14 +272,27 @@ StoreResult FolderStore::Open(const Address& user) {
   user_ = user;
   mailbox_dn_ = where.mailbox_dn;
 
-  // The naming context holding the mailbox: its contextCSN tells how far
-  // this server has seen changes.
-  std::vector<Entry> root;
-  const DirResult r = store_.Search(
-      {"", Scope::kBase, "(objectClass=*)", {"namingContexts"}, 1}, &root);
-  if (!r.ok()) return Failure(DirOp::kSearch, r, "reading the root DSE");
+  // In one round trip: the naming context holding the mailbox (its
+  // contextCSN tells how far this server has seen changes), whether
+  // messages of the layout before folders are left, and the folders.
+  const std::vector<SearchRequest> requests = {
+      {"", Scope::kBase, "(objectClass=*)", {"namingContexts"}, 1},
+      {mailbox_dn_,
+       Scope::kOne,
+       std::string("(objectClass=") + oc::kMessage + ")",
+       {"1.1"},
+       1},
+      FolderList(mailbox_dn_)};
+  std::vector<std::vector<Entry>> answers;
+  std::vector<DirResult> results;
+  if (DirResult r = store_.SearchMany(requests, &answers, &results); !r.ok()) {
+    return Failure(DirOp::kSearch, r, "opening " + mailbox_dn_);
+  }
+  if (!results[0].ok()) {
+    return Failure(DirOp::kSearch, results[0], "reading the root DSE");
+  }
   const std::string lower_mailbox = AsciiLower(mailbox_dn_);
-  for (const Entry& e : root) {
+  for (const Entry& e : answers[0]) {
     for (const std::string& nc : e.All("namingContexts")) {
       const std::string lower = AsciiLower(nc);
       if (!lower.empty() && lower.size() > suffix_.size() &&
@@ -264,12 +303,25 @@ StoreResult FolderStore::Open(const Address& user) {
       }
     }
   }
-
+  // No mailbox entry yet (nothing delivered): made below with INBOX.
+  const bool no_mailbox =
+      results[1].no_such_object() || results[2].no_such_object();
+  if (!no_mailbox) {
+    if (!results[1].ok() && !results[1].size_limit_exceeded()) {
+      return Failure(DirOp::kSearch, results[1], "listing " + mailbox_dn_);
+    }
+    if (!answers[1].empty()) {
+      if (StoreResult s = MigrateFlatMessages(); !s.ok()) return s;
+      if (StoreResult s = LoadFolders(); !s.ok()) return s;  // changed
+    } else if (StoreResult s = UseFolders(results[2], answers[2]); !s.ok()) {
+      return s;
+    }
+    if (FindFolder(kInbox) != nullptr) return StoreResult::Ok();
+  }
   Delivery delivery(config_, lookup_, store_, deadline_);
   if (Outcome o = delivery.CreateFolder(mailbox_dn_, kInbox, kInbox); !o.ok()) {
     return StoreResult::From(o);
   }
-  if (StoreResult s = MigrateFlatMessages(); !s.ok()) return s;
   return LoadFolders();
 }
 
@@ -311,15 +363,12 @@ StoreResult FolderStore::MigrateFlatMessages() {
 
 StoreResult FolderStore::LoadFolders() {
   std::vector<Entry> entries;
-  const DirResult r =
-      store_.Search({mailbox_dn_,
-                     Scope::kOne,
-                     std::string("(objectClass=") + oc::kMailFolder + ")",
-                     {at::kFolder, at::kFolderName, at::kUidValidity,
-                      at::kUidNext, at::kRemovals},
-                     0,
-                     kPageSize},
-                    &entries);
+  const DirResult r = store_.Search(FolderList(mailbox_dn_), &entries);
+  return UseFolders(r, entries);
+}
+
+StoreResult FolderStore::UseFolders(const DirResult& r,
+                                    const std::vector<Entry>& entries) {
   if (r.no_such_object()) {
     folders_.clear();
     return {StoreStatus::kTemp, mailbox_dn_ + " has gone"};
@@ -371,14 +420,13 @@ StoreResult FolderStore::Folder(const std::string& name, FolderInfo* folder) {
 
 StoreResult FolderStore::ReadFolder(const std::string& dn, FolderInfo* folder) {
   std::vector<Entry> entries;
-  const DirResult r =
-      store_.Search({dn,
-                     Scope::kBase,
-                     "(objectClass=*)",
-                     {at::kFolder, at::kFolderName, at::kUidValidity,
-                      at::kUidNext, at::kRemovals},
-                     1},
-                    &entries);
+  const DirResult r = store_.Search(FolderRead(dn), &entries);
+  return FolderFrom(dn, r, entries, folder);
+}
+
+StoreResult FolderStore::FolderFrom(const std::string& dn, const DirResult& r,
+                                    const std::vector<Entry>& entries,
+                                    FolderInfo* folder) {
   if (r.no_such_object() || (r.ok() && entries.empty())) {
     return {StoreStatus::kNotFound, dn + " has gone"};
   }
@@ -395,9 +443,27 @@ StoreResult FolderStore::ListFolders(std::vector<FolderInfo>* folders) {
 
 StoreResult FolderStore::GetFolder(const std::string& name,
                                    FolderInfo* folder) {
+  read_before_sync_.reset();
   FolderInfo cached;
   if (StoreResult s = Folder(name, &cached); !s.ok()) return s;
-  return ReadFolder(cached.dn, folder);
+  if (suffix_.empty()) return ReadFolder(cached.dn, folder);
+  // With the contextCSN, in one round trip: a Sync() of this folder that
+  // follows uses both (they were read before its listing, as it needs).
+  std::vector<std::vector<Entry>> answers;
+  std::vector<DirResult> results;
+  if (DirResult r = store_.SearchMany({FolderRead(cached.dn), CsnRead(suffix_)},
+                                      &answers, &results);
+      !r.ok()) {
+    return Failure(DirOp::kSearch, r, "reading " + cached.dn);
+  }
+  if (StoreResult s = FolderFrom(cached.dn, results[0], answers[0], folder);
+      !s.ok()) {
+    return s;
+  }
+  std::string csn;
+  if (StoreResult s = CsnFrom(results[1], answers[1], &csn); !s.ok()) return s;
+  read_before_sync_ = ReadBeforeSync{*folder, std::move(csn)};
+  return StoreResult::Ok();
 }
 
 StoreResult FolderStore::CreateFolder(const std::string& name) {
@@ -520,9 +586,14 @@ StoreResult FolderStore::ContextCsn(std::string* csn) {
   csn->clear();
   if (suffix_.empty()) return StoreResult::Ok();
   std::vector<Entry> entries;
-  const DirResult r = store_.Search(
-      {suffix_, Scope::kBase, "(objectClass=*)", {at::kContextCsn}, 1},
-      &entries);
+  const DirResult r = store_.Search(CsnRead(suffix_), &entries);
+  return CsnFrom(r, entries, csn);
+}
+
+StoreResult FolderStore::CsnFrom(const DirResult& r,
+                                 const std::vector<Entry>& entries,
+                                 std::string* csn) {
+  csn->clear();
   if (!r.ok()) return Failure(DirOp::kSearch, r, "reading " + suffix_);
   if (entries.empty()) return StoreResult::Ok();
   // One value per server a multi-provider directory has: what this server
@@ -536,11 +607,19 @@ StoreResult FolderStore::ContextCsn(std::string* csn) {
 StoreResult FolderStore::Sync(const std::string& name, const std::string& token,
                               FolderSnapshot* snapshot) {
   *snapshot = {};
+  // What GetFolder() read just before, if it was this folder: used once.
+  std::optional<ReadBeforeSync> read_before;
+  read_before.swap(read_before_sync_);
   FolderInfo folder;
   if (StoreResult s = Folder(name, &folder); !s.ok()) return s;
+  if (read_before && read_before->folder.id != folder.id) read_before.reset();
   const std::optional<Token> since = ParseToken(token);
   std::string now;
-  if (StoreResult s = ContextCsn(&now); !s.ok()) return s;
+  if (read_before) {
+    now = read_before->csn;
+  } else if (StoreResult s = ContextCsn(&now); !s.ok()) {
+    return s;
+  }
 
   const bool full = !since || since->csn.empty();
   // After the token: the change that set the contextCSN the token holds
@@ -623,7 +702,11 @@ StoreResult FolderStore::Sync(const std::string& name, const std::string& token,
             [](const FolderMessage& a, const FolderMessage& b) {
               return a.uid < b.uid;
             });
-  if (!folder_seen || !fresh.empty()) {
+  if (!folder_seen && fresh.empty() && read_before) {
+    // Not in the answer, so unchanged since the token up to the listing,
+    // which came after GetFolder() read it: that reading is current.
+    folder = read_before->folder;
+  } else if (!folder_seen || !fresh.empty()) {
     // Not in the answer, or changed since by giving out UIDs.
     if (StoreResult s = ReadFolder(folder.dn, &folder); !s.ok()) return s;
   }
@@ -793,8 +876,11 @@ StoreResult FolderStore::ReadRawMany(
   }
   if (StoreResult s = LocateMany(folder, unknown); !s.ok()) return s;
   const auto& located = located_[folder.id];
-  std::map<std::string, std::uint32_t> by_key;
-  std::string filter = "(|";
+  // One base read per message, all sent at once: slapd answers each from
+  // its DN, without a filter to evaluate over the folder.
+  std::vector<SearchRequest> requests;
+  std::vector<std::uint32_t> request_uids;
+  std::set<std::string> seen;
   for (std::uint32_t uid : uids) {
     std::string key;
     if (const auto k = keys.find(uid); k != keys.end()) {
@@ -804,25 +890,27 @@ StoreResult FolderStore::ReadRawMany(
     } else {
       continue;  // gone: the caller sees it so
     }
-    if (!by_key.emplace(key, uid).second) continue;
-    filter += "(" + std::string(at::kKey) + "=" + EscapeFilterValue(key) + ")";
+    if (!seen.insert(key).second) continue;
+    requests.push_back({MessageDn(folder.dn, key),
+                        Scope::kBase,
+                        "(objectClass=*)",
+                        {at::kRawMessage},
+                        1});
+    request_uids.push_back(uid);
   }
-  if (by_key.empty()) return StoreResult::Ok();
-  filter += ")";
-  std::vector<Entry> entries;
-  const DirResult r = store_.Search({folder.dn,
-                                     Scope::kOne,
-                                     filter,
-                                     {at::kKey, at::kRawMessage},
-                                     0,
-                                     kPageSize},
-                                    &entries);
-  if (!r.ok() && !r.no_such_object()) {
+  if (requests.empty()) return StoreResult::Ok();
+  std::vector<std::vector<Entry>> answers;
+  std::vector<DirResult> results;
+  if (DirResult r = store_.SearchMany(requests, &answers, &results); !r.ok()) {
     return Failure(DirOp::kSearch, r, "reading messages of " + folder.dn);
   }
-  for (Entry& e : entries) {
-    const auto it = by_key.find(AsciiLower(e.First(at::kKey)));
-    if (it != by_key.end()) (*raws)[it->second] = e.First(at::kRawMessage);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (results[i].no_such_object()) continue;  // gone
+    if (!results[i].ok()) {
+      return Failure(DirOp::kSearch, results[i], "reading " + requests[i].base);
+    }
+    if (answers[i].empty()) continue;
+    (*raws)[request_uids[i]] = answers[i].front().First(at::kRawMessage);
   }
   return StoreResult::Ok();
 }

@@ -569,12 +569,16 @@ DirResult LdapDirectory::Impl::DoSearchMany(
     return r;
   };
   // slapd keeps one paged search per connection (a second one's first
-  // page ends the first one's cookie), so paged requests are not
-  // overlapped: the others go out at once, the paged ones after them,
-  // each read to its last page before the next.
+  // page ends the first one's cookie): the first paged request goes out
+  // with all the others, the other paged ones after it, each read to its
+  // last page before the next starts.
   std::vector<std::size_t> sent;
+  bool paged_sent = false;
   for (std::size_t i = 0; i < n; ++i) {
-    if (requests[i].page_size > 0) continue;
+    if (requests[i].page_size > 0) {
+      if (paged_sent) continue;
+      paged_sent = true;
+    }
     int msgid = -1;
     if (DirResult r = SendSearch(ld, requests[i], none, &msgid); !r.ok()) {
       return fail(0, r);
@@ -582,15 +586,27 @@ DirResult LdapDirectory::Impl::DoSearchMany(
     msgids.push_back(msgid);
     sent.push_back(i);
   }
+  std::vector<Cookie> cookies(n);
   for (std::size_t k = 0; k < sent.size(); ++k) {
     const std::size_t i = sent[k];
-    DirResult r = ReadSearch(ld, msgids[k], &(*entries)[i], nullptr);
+    DirResult r = ReadSearch(ld, msgids[k], &(*entries)[i],
+                             requests[i].page_size > 0 ? &cookies[i] : nullptr);
     // No answer at all: the connection, not the request.
     if (r.code < 0) return fail(k + 1, r);
     (*results)[i] = std::move(r);
   }
+  // Every answer is in: the one paged request sent may page on.
+  for (const std::size_t i : sent) {
+    if (!(*results)[i].ok() || cookies[i].empty()) continue;
+    DirResult r =
+        ReadRemainingPages(ld, requests[i], &cookies[i], &(*entries)[i]);
+    if (r.code < 0) return fail(msgids.size(), r);
+    (*results)[i] = std::move(r);
+  }
+  std::vector<bool> was_sent(n, false);
+  for (const std::size_t i : sent) was_sent[i] = true;
   for (std::size_t i = 0; i < n; ++i) {
-    if (requests[i].page_size <= 0) continue;
+    if (was_sent[i]) continue;
     DirResult r = DoSearch(ld, requests[i], &(*entries)[i]);
     if (r.code < 0) return fail(msgids.size(), r);
     (*results)[i] = std::move(r);

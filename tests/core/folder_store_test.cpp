@@ -166,6 +166,54 @@ TEST_F(FolderStoreTest, DeliveriesGetUidsAndSyncSinceATokenIsIncremental) {
   }
 }
 
+// GetFolder() reads the folder and the contextCSN for the Sync() that
+// follows: what changes in between is in that Sync() (the next one may
+// list it once more, which a caller holding the UID takes as no change),
+// and a folder that changed in between (UIDs given out) is read again,
+// not taken from GetFolder().
+TEST_F(FolderStoreTest, WhatChangesBetweenGetFolderAndSyncIsInTheSync) {
+  using UidList = std::vector<std::uint32_t>;
+  Deliver("alice@example.com", Message(1));
+  auto s = Open();
+  FolderSnapshot full;
+  ASSERT_TRUE((*s)->Sync("INBOX", "", &full).ok());
+  ASSERT_EQ(Uids(full), UidList{1});
+
+  FolderInfo before;
+  ASSERT_TRUE((*s)->GetFolder("INBOX", &before).ok());
+  EXPECT_EQ(before.uid_next, 2u);
+  Deliver("alice@example.com", Message(2));
+  FolderSnapshot delta;
+  ASSERT_TRUE((*s)->Sync("INBOX", full.token, &delta).ok());
+  EXPECT_EQ(NewUids(delta), UidList{2});
+  EXPECT_EQ(delta.folder.uid_next, 3u);
+
+  // Another server gives out a UID after GetFolder(): the Sync() sees the
+  // new message and the folder as it is now.
+  ASSERT_TRUE((*s)->GetFolder("INBOX", &before).ok());
+  EXPECT_EQ(before.uid_next, 3u);
+  Deliver("alice@example.com", Message(3));
+  auto other = Open();
+  FolderSnapshot theirs;
+  ASSERT_TRUE((*other)->Sync("INBOX", "", &theirs).ok());
+  ASSERT_EQ(Uids(theirs), (UidList{1, 2, 3}));
+  FolderSnapshot mine;
+  ASSERT_TRUE((*s)->Sync("INBOX", delta.token, &mine).ok());
+  const UidList got = NewUids(mine);
+  EXPECT_NE(std::find(got.begin(), got.end(), 3u), got.end());
+  for (std::uint32_t uid : got) EXPECT_TRUE(uid == 2 || uid == 3) << uid;
+  EXPECT_EQ(mine.folder.uid_next, 4u);
+
+  // Nothing new after that: at most message 3 once more, then nothing.
+  FolderSnapshot again;
+  ASSERT_TRUE((*s)->Sync("INBOX", mine.token, &again).ok());
+  for (std::uint32_t uid : NewUids(again)) EXPECT_EQ(uid, 3u);
+  EXPECT_EQ(again.folder.uid_next, 4u);
+  FolderSnapshot last;
+  ASSERT_TRUE((*s)->Sync("INBOX", again.token, &last).ok());
+  EXPECT_TRUE(NewUids(last).empty());
+}
+
 TEST_F(FolderStoreTest, FlagsAreSeenByAnotherServerAndDeltasDoNotClash) {
   Deliver("alice@example.com", Message(1));
   auto a = Open();

@@ -178,6 +178,11 @@ void DovecotServer::WriteFiles() {
   std::filesystem::create_directory(index_dir());
   Chown(index_dir(), mail_user);
   chmod(index_dir().c_str(), 0700);
+  // Where a mail_location of Dovecot's own drivers may keep the mail.
+  const std::string mail_dir = dir_.File("maildir");
+  std::filesystem::create_directory(mail_dir);
+  Chown(mail_dir, mail_user);
+  chmod(mail_dir.c_str(), 0700);
 
   const std::string pw = dir_.File("bind.pw");
   WriteFile(pw, options_.bind_password + "\n", 0600);
@@ -226,6 +231,23 @@ void DovecotServer::WriteConfig() {
   Substitute(text, "@MODULE_DIR@", options_.module_dir, kShippedConf);
   // @LDAP_URI@ is only mentioned there: it belongs to the .ext file.
   Substitute(text, "@LDAP_URI@", slapd_.uri(), kShippedConf);
+  if (!options_.mail_location.empty()) {
+    std::string location = options_.mail_location;
+    if (location.find("@BASE_DIR@") != std::string::npos) {
+      Substitute(location, "@BASE_DIR@", base_dir(), "mail_location");
+    }
+    static const std::regex kLocation("^mail_location = .*$",
+                                      std::regex::multiline);
+    std::smatch m;
+    if (!std::regex_search(text, m, kLocation)) {
+      throw std::runtime_error(std::string(kShippedConf) +
+                               " no longer sets mail_location: adapt "
+                               "tests/support/dovecot_server.cpp");
+    }
+    text.replace(static_cast<std::size_t>(m.position(0)),
+                 static_cast<std::size_t>(m.length(0)),
+                 "mail_location = " + location);
+  }
   CheckSubstituted(text, kShippedConf);
   WriteFile(config_path(), text, 0644);
 }

@@ -41,6 +41,10 @@ struct DovecotOptions {
   // The directory holding lib20_ldapmda_plugin.so; empty: the one this
   // build made (LDAPMDA_DOVECOT_MODULE_DIR).
   std::string module_dir;
+  // Replaces the shipped mail_location (the driver), e.g. with Dovecot's
+  // own "maildir:@BASE_DIR@/maildir/%u" for a reference to compare with
+  // (@BASE_DIR@/maildir is made for the mail user). Empty: as shipped.
+  std::string mail_location;
 };
 
 class DovecotServer {

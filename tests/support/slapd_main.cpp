@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/dovecot_server.h"
 #include "support/process.h"
 #include "support/slapd_server.h"
 
@@ -58,6 +59,13 @@ then stops slapd and removes the directory.
                        every operation), into the log
   --keep               leave the temporary directory behind
   --json               print one JSON object instead of shell assignments
+  --dovecot            also start a Dovecot from conf/dovecot-ldapmda.conf
+                       with the plugin this build made (needs root), which
+                       serves node 1's mailboxes over IMAP and POP3
+  --dovecot-maildir    also start a Dovecot from the same file with
+                       Dovecot's own maildir driver instead (mail under its
+                       directory's maildir/%u): the reference bench/run
+                       compares the driver with
 
 Printed (shell: SLAPD_URI='...', JSON: "uri": "..."): uri, port,
 ldapi_uri, ldapi_path, pid, dir, log (slapd's output), and node2_ the same
@@ -65,6 +73,9 @@ for the pair's node 2; suffix, people_dn, admin_dn, admin_password,
 admin_pw_file, service_dn, service_password, service_pw_file (the password
 files are mode 0600 and have no line end, for ldapadd -y and ldapmda's
 bind_pw_file); replicator_dn and replicator_password for the pair;
+alice_password, the sample user alice's userPassword (her IMAP login);
+with --dovecot, dovecot_imap_port, dovecot_pop3_port, dovecot_dir and
+dovecot_config; with --dovecot-maildir, maildir_ the same;
 launcher_pid, this process, to send SIGTERM to.
 )";
 
@@ -76,6 +87,8 @@ struct Args {
   std::string debug_level = "none";
   bool keep = false;
   bool json = false;
+  bool dovecot = false;
+  bool dovecot_maildir = false;
 };
 
 class UsageError : public std::runtime_error {
@@ -109,6 +122,10 @@ Args ParseArgs(const std::vector<std::string>& argv) {
       args.keep = true;
     } else if (a == "--json") {
       args.json = true;
+    } else if (a == "--dovecot") {
+      args.dovecot = true;
+    } else if (a == "--dovecot-maildir") {
+      args.dovecot_maildir = true;
     } else {
       throw UsageError("unknown argument " + a);
     }
@@ -202,8 +219,17 @@ Fields Describe(const SlapdServer& node1, const SlapdServer* node2) {
                   {{"replicator_dn", node1.replicator_dn()},
                    {"replicator_password", node1.replicator_password()}});
   }
-  fields.push_back({"launcher_pid", std::to_string(getpid()), true});
+  fields.push_back({"alice_password", SlapdServer::UserPassword("alice")});
   return fields;
+}
+
+void AddDovecot(Fields& fields, const std::string& prefix,
+                const DovecotServer& d) {
+  fields.insert(fields.end(),
+                {{prefix + "imap_port", std::to_string(d.imap_port()), true},
+                 {prefix + "pop3_port", std::to_string(d.pop3_port()), true},
+                 {prefix + "dir", d.base_dir()},
+                 {prefix + "config", d.config_path()}});
 }
 
 std::string ShellQuoted(const std::string& s) {
@@ -315,7 +341,21 @@ int Main(const std::vector<std::string>& argv) {
   if (args.fsync && args.config != "standalone") {
     for (const SlapdServer* s : servers) CheckFsync(*s);
   }
-  Publish(Render(Describe(*node1, node2.get()), args.json));
+  std::unique_ptr<DovecotServer> dovecot;
+  std::unique_ptr<DovecotServer> maildir;
+  Fields fields = Describe(*node1, node2.get());
+  if (args.dovecot) {
+    dovecot = std::make_unique<DovecotServer>(*node1);
+    AddDovecot(fields, "dovecot_", *dovecot);
+  }
+  if (args.dovecot_maildir) {
+    DovecotOptions reference;
+    reference.mail_location = "maildir:@BASE_DIR@/maildir/%u";
+    maildir = std::make_unique<DovecotServer>(*node1, reference);
+    AddDovecot(fields, "maildir_", *maildir);
+  }
+  fields.push_back({"launcher_pid", std::to_string(getpid()), true});
+  Publish(Render(fields, args.json));
   return Wait(signals.get(), servers);
 }
 
