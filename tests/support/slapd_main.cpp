@@ -73,7 +73,8 @@ for the pair's node 2; suffix, people_dn, admin_dn, admin_password,
 admin_pw_file, service_dn, service_password, service_pw_file (the password
 files are mode 0600 and have no line end, for ldapadd -y and ldapmda's
 bind_pw_file); replicator_dn and replicator_password for the pair;
-alice_password, the sample user alice's userPassword (her IMAP login);
+alice_password, bob_password and carol_password, the sample users'
+userPasswords (their IMAP and POP3 logins);
 with --dovecot, dovecot_imap_port, dovecot_pop3_port, dovecot_dir and
 dovecot_config; with --dovecot-maildir, maildir_ the same;
 launcher_pid, this process, to send SIGTERM to.
@@ -219,7 +220,10 @@ Fields Describe(const SlapdServer& node1, const SlapdServer* node2) {
                   {{"replicator_dn", node1.replicator_dn()},
                    {"replicator_password", node1.replicator_password()}});
   }
-  fields.push_back({"alice_password", SlapdServer::UserPassword("alice")});
+  for (const char* uid : {"alice", "bob", "carol"}) {
+    fields.push_back(
+        {std::string(uid) + "_password", SlapdServer::UserPassword(uid)});
+  }
   return fields;
 }
 

@@ -388,13 +388,14 @@ std::string SlapdServer::ConsumerText() const {
   return text;
 }
 
-// The service DN and this uid's SASL EXTERNAL identity (ldapi peer
-// credentials) may write; anonymous may read (without anonymous_read:
-// nothing), except passwords, which it may only use to bind. The rootdn
-// needs no rule.
+// The service DN, the Dovecot identity and this uid's SASL EXTERNAL
+// identity (ldapi peer credentials) may write; anonymous may read
+// (without anonymous_read: nothing), except passwords, which it may only
+// use to bind. The rootdn needs no rule.
 std::string SlapdServer::AccessText() const {
   const std::string writers =
       "  by dn.exact=" + Quote(service_dn()) + " write\n" +
+      "  by dn.exact=" + Quote(dovecot_dn()) + " write\n" +
       "  by dn.regex=\"^gidNumber=[0-9]+[+]uidNumber=" +
       std::to_string(geteuid()) + ",cn=peercred,cn=external,cn=auth$\" write\n";
   return "access to attrs=userPassword\n" + writers +
