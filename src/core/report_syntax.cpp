@@ -444,6 +444,10 @@ std::string StatusField(std::string_view value) {
 // The first enhanced status code in free text ("550 5.1.1 ...", "(#5.1.2)"),
 // not part of a longer dotted number such as an IP address.
 std::string StatusInText(std::string_view text) {
+  // The one a server marks as such wins: "(#5.1.1)" (qmail), then one
+  // after a reply code ("550 5.1.1", "550-5.1.1"), then the first.
+  std::string_view best;
+  int best_rank = 3;
   for (std::size_t i = 0; i + 5 <= text.size(); ++i) {
     if (i > 0 && (IsDigit(text[i - 1]) || text[i - 1] == '.')) continue;
     std::size_t n = i;
@@ -452,10 +456,24 @@ std::string StatusInText(std::string_view text) {
     std::string_view code = text.substr(i, n - i);
     // A sentence may end right after the code.
     if (code.back() == '.') code.remove_suffix(1);
-    if (IsStatusCode(code)) return std::string(code);
+    if (IsStatusCode(code)) {
+      const std::string_view before = text.substr(0, i);
+      const bool hash = before.ends_with("#");
+      const std::string_view reply = before.substr(
+          before.size() - std::min<std::size_t>(before.size(), hash ? 5 : 4));
+      const bool after_reply = reply.size() >= 4 && IsDigit(reply[0]) &&
+                               IsDigit(reply[1]) && IsDigit(reply[2]) &&
+                               (reply[3] == ' ' || reply[3] == '-');
+      const int rank = before.ends_with("(#") ? 0 : after_reply ? 1 : 2;
+      if (rank < best_rank) {
+        best = code;
+        best_rank = rank;
+        if (rank == 0) break;
+      }
+    }
     i = n - 1;  // skip the rest of this dotted number
   }
-  return {};
+  return std::string(best);
 }
 
 std::string MessageIdOf(const Fields& headers) {

@@ -1,0 +1,671 @@
+// bounce_phrases: the tables of bounce_reason (see bounce_phrases.h).
+#include "core/bounce_phrases.h"
+
+namespace ldapmda::bounce_phrases {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Phrases, lower case. "*" stands for one word (one or more characters
+// other than a space).
+
+constexpr std::string_view kMailboxFullList[] = {
+    "mailbox full",
+    "mailbox is full",
+    "mailbox over quota",
+    "mailbox quota",
+    "mailfolder is full",
+    "full mailbox",
+    "over quota",
+    "over the quota",
+    "over the allowed quota",
+    "over disk quota",
+    "quota exceeded",
+    "quota exceed",
+    "exceeded quota",
+    "exceeds quota",
+    "exceeding its mailbox quota",
+    "exceeding their quota",
+    "quota violation",
+    "disk quota",
+    "disc quota",
+    "exceeded storage allocation",
+    "not enough storage space",
+    "insufficient storage",
+    "does not have enough space",
+    "mailbox has exceeded",
+    "mailbox size limit exceeded",
+    "mailbox exceeded the local limit",
+    "would exceed maximum allowed storage",
+    "reached disk quota",
+    "user has too many messages",
+    "too much mail data",
+    "space has been used up",
+    "exceeding receiving limits",
+    "boite du destinataire pleine",
+    "postfach voll",
+    "casella piena",
+    "buzon lleno",
+};
+
+constexpr std::string_view kMesgTooBigList[] = {
+    "message too big",
+    "message too large for this",
+    "message file too big",
+    "message size exceeds",
+    "max message size exceeded",
+    "maximum message size exceeded",
+    "exceeded maximum inbound message size",
+    "message length exceeds administrative limit",
+    "line limit exceeded",
+    "size limit",
+    "taille limite du message atteinte",
+};
+
+constexpr std::string_view kExceedLimitList[] = {
+    "message too large",
+    "message header size exceeds limit",
+};
+
+constexpr std::string_view kSuspendList[] = {
+    "is currently suspended",
+    "has been suspended",
+    "mailbox currently suspended",
+    "user suspended",
+    "account is suspended",
+    "mailbox is frozen",
+    "this mailbox is disabled",
+    "mailbox is disabled",
+    "account has been disabled",
+    "account is disabled",
+    "account that you tried to reach is disabled",
+    "account is locked",
+    "temporarily inactive",
+    "invalid/inactive user",
+    "deactivated mailbox",
+    "disabled or discontinued",
+    "mailbox unavailable or access denied",
+    "temporary locked",
+    "suspend the service",
+    "boite du destinataire archivee",
+};
+
+constexpr std::string_view kHasMovedList[] = {
+    " has been replaced by ",
+};
+
+constexpr std::string_view kNoRelayingList[] = {
+    "relay access denied",
+    "relaying denied",
+    "relay denied",
+    "relay not permitted",
+    "relaying not permitted",
+    "relaying not allowed",
+    "relaying mail to ",
+    "unable to relay",
+    "not permitted to relay",
+    "not allowed to relay",
+    "we do not relay",
+    "configured to relay mail",
+    "as a relay",
+    "insecure mail relay",
+    "not an open relay",
+    "not a gateway",
+    "not local host",
+    "we don't handle mail for",
+    "isn't in my list of allowed rcpthost",
+};
+
+constexpr std::string_view kUserUnknownList[] = {
+    "user unknown",
+    "unknown user",
+    "unknown recipient",
+    "unknown mailbox",
+    "unknown local part",
+    "unknown local-part",
+    "unknown address",
+    "unknown e-mail address",
+    "unknown email address",
+    "recipient unknown",
+    "recipient not found",
+    "recipient not ok",
+    "recipient does not exist",
+    "recipient * was not found",
+    "recipient is not local",
+    "no such user",
+    "no such mailbox",
+    "no such recipient",
+    "no such address",
+    "no such person",
+    "no mailbox here by that name",
+    "no mailbox found",
+    "no account by that name",
+    "user does not exist",
+    "user doesn't exist",
+    "user * does not exist",
+    "user * was not found",
+    "user not found",
+    "user not known",
+    "user not exist",
+    "user missing home directory",
+    "mailbox does not exist",
+    "mailbox * does not exist",
+    "mailbox not found",
+    "mailbox not present",
+    "mailbox unavailable",
+    "mailbox is unavailable",
+    "mailbox is inactive",
+    "mailbox invalid",
+    "invalid mailbox",
+    "invalid recipient",
+    "invalid address",
+    "not a valid mailbox",
+    "not a valid recipient",
+    "not a valid user",
+    "not a known user",
+    "address does not exist",
+    "address unknown",
+    "address not present in directory",
+    "email address does not exist",
+    "email address could not be found",
+    "email account that you tried to reach does not exist",
+    "account * does not exist",
+    "destination addresses were unknown",
+    "there is no one at this address",
+    "this address no longer accepts mail",
+    "address is wrong or no longer valid",
+    "bad recipient",
+    "this user doesn't have a * account",
+    "doesn't have a * account",
+    "bad-recipient",
+    "archived recipient",
+    "non-existent user",
+    "nonexistent user",
+    "non existent user",
+    "5.1.0 address rejected",
+    "recipient address rejected: access denied",
+    "recipient address rejected: invalid",
+    "in my badrcptto list",
+    "badrecipientto list",
+    "not in my validrcptto list",
+    "resolver.adr.recipnotfound",
+    "resolver.adr.recipientnotfound",
+    "resolver.adr.exrecipnotfound",
+    "not listed in domino directory",
+    "not listed in public name & address book",
+    "utilisateur inconnu",
+    "destinataire inconnu",
+    "benutzer unbekannt",
+    "unbekannter empfanger",
+    "usuario desconocido",
+    "utente sconosciuto",
+    "nessun utente simile",
+};
+
+constexpr std::string_view kFilteredList[] = {
+    "user reject",
+    "refused due to recipient preferences",
+    "is not accepting any mail",
+    "message rejected due to user rules",
+    "not found recipient account",
+    "this account is protected by",
+    "you have been blocked by the recipient",
+    "resolver.rst.notauthorized",
+    "only accepting mail from specific email addresses",
+    "new mail is not currently being accepted for this mailbox",
+    "has restricted sms e-mail",
+    "bounced address",
+    "refuse to receive mail",
+};
+
+// The sender (MAIL FROM) was refused.
+constexpr std::string_view kRejectedList[] = {
+    "sender rejected",
+    "sender address rejected",
+    "sender email address rejected",
+    "sender verify failed",
+    "sender verification failed",
+    "invalid sender",
+    "domain of sender address",
+    "sender domain is empty",
+    "sender is in my black list",
+    "sender address has been blacklisted",
+    "sender is spammer",
+    "sender not pre-approved",
+    "unroutable sender address",
+    "empty envelope senders not allowed",
+    "null sender is not allowed",
+    "bogus mail from",
+    "mail from not owned by user",
+    "returned mail not accepted here",
+    "no third-party dsns",
+    "unsigned dsn",
+    "batv",
+    "backscatter protection",
+    "administrative prohibition",
+    "access denied (sender blacklisted)",
+    "access denied (in reply to mail from command)",
+    "you are not allowed to post to this mailing list",
+    "fully qualified email address required",
+    "delivery not authorized, message refused",
+    "email address is not verified",
+    "this server does not accept mail from",
+    "without a valid sender domain",
+    "address rejected",
+    "emetteur invalide",
+};
+// Where "address rejected" is about the recipient or the client.
+constexpr std::string_view kNotRejectedList[] = {
+    "recipient address rejected",
+    "5.1.0 address rejected",
+    "sender ip address rejected",
+};
+
+constexpr std::string_view kHostUnknownList[] = {
+    "host unknown",
+    "unknown host",
+    "no such domain",
+    "domain does not exist",
+    "domain must exist",
+    "domain is not reachable",
+    "host or domain name not found",
+    "name or service not known",
+    "unknown domain",
+    "mail domain mentioned in email address is unknown",
+    "host unreachable",
+    "unroutable address",
+    "unrouteable address",
+    "account or domain may not exist",
+    "couldn't find any host named",
+    "couldn't find any host by that name",
+    "553 * does not exist",
+};
+
+constexpr std::string_view kSpamDetectedList[] = {
+    "spam detected",
+    "detected as spam",
+    "detected your message as spam",
+    "classified as spam",
+    "identified as spam",
+    "considered spam",
+    "considered as spam",
+    "rejected as spam",
+    "looks like spam",
+    "looked like spam",
+    "appears to be spam",
+    "seems to be a spam",
+    "probable spam",
+    "probability of spam",
+    "probably spam",
+    "is spam",
+    "spam score",
+    "spam message rejected",
+    "spam not accepted",
+    "spam email",
+    "spam rejection",
+    "spam refused",
+    "spam blocked",
+    "spam check",
+    "spam-like",
+    "spam content",
+    "spam filter",
+    "due to spam",
+    "block for spam",
+    "blocked by spamassassin",
+    "spamassassin score",
+    "spambouncer identified spam",
+    "spamming not allowed",
+    "too much spam",
+    "we dont accept spam",
+    "no spam please",
+    "triggered a spam block",
+    "antispam checks",
+    "unsolicited",
+    "bulk email",
+    "bulk mail",
+    "bulk.advertising",
+    "mass mailer",
+    "content filter rejection",
+    "message content rejected",
+    "message filtered",
+    "rejecting banned content",
+    "rejecting mail content",
+    "unacceptable content",
+    "blacklisted url",
+    "uribl",
+    "recurrent pattern detection",
+    "greylisted",
+    "spamprofiler",
+    "spam or virus",
+};
+
+constexpr std::string_view kTooManyConnList[] = {
+    "too many connections",         "too many concurrent",
+    "too many smtp sessions",       "too many errors from your ip",
+    "too many recipients",          "connection rate limit exceeded",
+    "per-domain connection limit",  "maximum connection limit",
+    "max emails per hour",          "maximum sending rate exceeded",
+    "daily message quota exceeded", "already made numerous attempts to deliver",
+    "trop de connexions",
+};
+
+// The client (its IP address, host name or domain) was refused.
+constexpr std::string_view kBlockedList[] = {
+    "blocked using",
+    "blacklisted by",
+    "is blacklisted",
+    "blacklisted at",
+    "in a black list",
+    "on our block list",
+    "block list",
+    "blocklist",
+    "dnsbl",
+    "spamhaus",
+    "spamcop",
+    "abuseat.org",
+    "barracudacentral",
+    "client host rejected",
+    "client host * blocked",
+    "helo command rejected",
+    "sender ip address rejected",
+    "sender ip reverse lookup rejected",
+    "reverse dns",
+    "reverse lookup",
+    "ptr record",
+    "rdns",
+    "cannot find your hostname",
+    "cannot resolve your address",
+    "unresolvable relay host name",
+    "ip name lookup failed",
+    "from ip address * blocked",
+    "your ip",
+    "banned sending ip",
+    "dynamic ip",
+    "hosts with dynamic",
+    "reputation",
+    "listed as abusive",
+    "connection refused by",
+    "connection reset by peer",
+    "connection dropped",
+    "was dropped by remote host",
+    "esmtp not accepting connections",
+    "service not available, closing transmission channel",
+    "after initial connection",
+    "not allowed to connect",
+    "you are sending spam",
+    "currently sending spam",
+    "go away",
+    "was blocked by",
+    "email blocked by",
+    "spf check: fail",
+    "spf record",
+    "spf settings",
+    "sender policy framework",
+    "is not allowed to send mail from",
+    "not allowed to send from",
+    "mismatches client ip",
+    "may not be mail exchanger",
+    "was not authenticated",
+    "confirm this mail server",
+    "server requires confirmation",
+    "due to user complaints",
+    "not passed validation",
+    "smtp server of your isp",
+    "dynamic/zombied/spam ips blocked",
+};
+
+constexpr std::string_view kPolicyViolationList[] = {
+    "denied by policy",
+    "local policy violation",
+    "policy violation",
+    "dmarc policy",
+    "for policy reasons",
+    "due to local policy",
+    "due to security policies",
+    "organization policy",
+    "organizational settings",
+    "protocol violation",
+    "closed mailing list",
+    "members-only list",
+    "not subscribed to this group",
+    "illegal attachment",
+    "header error",
+    "header are not accepted",
+    "messages with multiple addresses",
+    "message given low priority",
+    "content presents a potential",
+    "images or other attachments",
+    "without solving a captcha",
+};
+
+constexpr std::string_view kVirusDetectedList[] = {
+    "virus detected",   "infected with a virus",
+    "contains a virus", "potentially executable attachment",
+    "prohibited virus", "used by recent viruses",
+};
+
+constexpr std::string_view kSecurityErrorList[] = {
+    "authentication required",
+    "authentication is required",
+    "authentication failed",
+    "authentication failure",
+    "authentication credentials invalid",
+    "turn on smtp authentication",
+    "authentication turned on",
+    "unauthenticated senders not allowed",
+    "you don't authenticate",
+    "tls required but not supported",
+    "must issue a starttls command",
+    "verification failure",
+    "insecure mail relay",
+    "recipient address rejected: access denied",
+    "executable files are not allowed",
+    "not subscribed to ses",
+    "is not authorized to perform ses:",
+    "is a dead domain",
+};
+
+constexpr std::string_view kSystemErrorList[] = {
+    "local configuration error",
+    "local error in processing",
+    "configuration error",
+    "config error",
+    "remote server is misconfigured",
+    "temporary local problem",
+    "queue file write error",
+    "interrupted system call",
+    "internal error",
+    "internal server error",
+    "service currently unavailable",
+    "timeout waiting for input",
+    "transaction failed",
+    "loops back to myself",
+    "forwarding loop broken",
+    "would create a mail loop",
+    "loop was found in the mail exchanger",
+    "can't create user output file",
+    "could not load drd",
+    "error while being processed",
+    "delivery to file forbidden",
+    "delivery to pipe forbidden",
+    "local delivery failed",
+};
+
+constexpr std::string_view kNetworkErrorList[] = {
+    "no route to host",
+    "host is unreachable",
+    "network is unreachable",
+    "host name lookup failure",
+    "host not found, try again",
+    "name server reply",
+    "mail forwarding loop",
+    "message looping",
+    "routing loop",
+    "too many hops",
+    "hop count exceeded",
+    "forwarding loop count exceeded",
+    "unable to resolve route",
+    "unrouteable mail domain",
+    "dns records for the destination computer could not be found",
+    "could not connect and send the mail",
+    "temporary failure in mx lookup",
+    "network error on destination",
+};
+
+constexpr std::string_view kExpiredList[] = {
+    "connection timed out",
+    "delivery time expired",
+    "delivery expired",
+    "message expired",
+    "envelope expired",
+    "message timed out",
+    "giving up on",
+    "in the queue too long",
+    "has been delayed",
+    "delivery attempts will continue",
+    "retry timeout exceeded",
+    "retry time not reached",
+    "failing for a long time",
+    "after multiple retries",
+    "server did not respond",
+    "could not find a gateway for",
+    "within the allowed queue period",
+    "could not be delivered for more than",
+    "failed to deliver to domain ",
+    "has not been collected after",
+    "queue.expired",
+};
+
+constexpr std::string_view kContentErrorList[] = {
+    "improper use of 8-bit data",  "header size exceeds",
+    "exceeds policy limit",        "mime complexity",
+    "too many received",           "too many \"received\"",
+    "invalid mime headers",        "improperly-formatted binary content",
+    "unnecessary base64 encoding",
+};
+
+constexpr std::string_view kSystemFullList[] = {
+    "mail system full",
+    "system full",
+};
+
+constexpr std::string_view kNotAcceptList[] = {
+    "does not accept mail",
+    "null mx",
+    "nullmx",
+    "no mx record found for domain=",
+    "no route for current request",
+    "smtp protocol returned a permanent error",
+    "name server: .: host not found",
+    "indicated no smtp service",
+};
+
+constexpr std::string_view kMailerErrorList[] = {
+    "procmail:",
+    "bin/procmail",
+    "bin/maildrop",
+    "command failed:",
+    "command died with status",
+    "command output:",
+    "mailer error",
+    "pipe to |",
+    "exit status",
+};
+}  // namespace
+
+constinit const Phrases kMailboxFull = kMailboxFullList;
+constinit const Phrases kMesgTooBig = kMesgTooBigList;
+constinit const Phrases kExceedLimit = kExceedLimitList;
+constinit const Phrases kSuspend = kSuspendList;
+constinit const Phrases kHasMoved = kHasMovedList;
+constinit const Phrases kNoRelaying = kNoRelayingList;
+constinit const Phrases kUserUnknown = kUserUnknownList;
+constinit const Phrases kFiltered = kFilteredList;
+constinit const Phrases kRejected = kRejectedList;
+constinit const Phrases kNotRejected = kNotRejectedList;
+constinit const Phrases kHostUnknown = kHostUnknownList;
+constinit const Phrases kSpamDetected = kSpamDetectedList;
+constinit const Phrases kTooManyConn = kTooManyConnList;
+constinit const Phrases kBlocked = kBlockedList;
+constinit const Phrases kPolicyViolation = kPolicyViolationList;
+constinit const Phrases kVirusDetected = kVirusDetectedList;
+constinit const Phrases kSecurityError = kSecurityErrorList;
+constinit const Phrases kSystemError = kSystemErrorList;
+constinit const Phrases kNetworkError = kNetworkErrorList;
+constinit const Phrases kExpired = kExpiredList;
+constinit const Phrases kContentError = kContentErrorList;
+constinit const Phrases kSystemFull = kSystemFullList;
+constinit const Phrases kNotAccept = kNotAcceptList;
+constinit const Phrases kMailerError = kMailerErrorList;
+
+// ---------------------------------------------------------------------------
+// Status codes (RFC 3463 and its IANA registry).
+
+namespace {
+
+struct StatusReason {
+  std::string_view code;
+  std::string_view reason;
+};
+
+constexpr StatusReason kStatusReasons[] = {
+    {"4.1.6", "hasmoved"},       {"4.1.7", "rejected"},
+    {"4.1.8", "rejected"},       {"4.1.9", "systemerror"},
+    {"4.2.1", "suspend"},        {"4.2.2", "mailboxfull"},
+    {"4.2.3", "exceedlimit"},    {"4.2.4", "filtered"},
+    {"4.3.1", "systemfull"},     {"4.3.2", "notaccept"},
+    {"4.3.3", "systemerror"},    {"4.3.5", "systemerror"},
+    {"4.4.1", "expired"},        {"4.4.2", "networkerror"},
+    {"4.4.4", "networkerror"},   {"4.4.5", "systemfull"},
+    {"4.4.6", "networkerror"},   {"4.4.7", "expired"},
+    {"4.5.3", "systemerror"},    {"4.5.5", "systemerror"},
+    {"4.6.0", "contenterror"},   {"4.6.2", "contenterror"},
+    {"4.6.5", "contenterror"},   {"4.7.1", "blocked"},
+    {"4.7.2", "blocked"},        {"4.7.5", "securityerror"},
+    {"4.7.6", "securityerror"},  {"4.7.7", "securityerror"},
+    {"4.7.12", "securityerror"}, {"4.7.15", "securityerror"},
+    {"4.7.16", "mesgtoobig"},    {"4.7.24", "securityerror"},
+    {"4.7.25", "blocked"},       {"5.1.0", "userunknown"},
+    {"5.1.1", "userunknown"},    {"5.1.2", "hostunknown"},
+    {"5.1.3", "userunknown"},    {"5.1.4", "filtered"},
+    {"5.1.6", "hasmoved"},       {"5.1.7", "rejected"},
+    {"5.1.8", "rejected"},       {"5.1.9", "systemerror"},
+    {"5.1.10", "notaccept"},     {"5.2.0", "filtered"},
+    {"5.2.1", "filtered"},       {"5.2.2", "mailboxfull"},
+    {"5.2.3", "exceedlimit"},    {"5.2.4", "filtered"},
+    {"5.3.0", "systemerror"},    {"5.3.1", "systemfull"},
+    {"5.3.2", "notaccept"},      {"5.3.3", "systemerror"},
+    {"5.3.4", "mesgtoobig"},     {"5.3.5", "systemerror"},
+    {"5.4.0", "networkerror"},   {"5.4.3", "systemerror"},
+    {"5.4.4", "hostunknown"},    {"5.5.3", "toomanyconn"},
+    {"5.5.4", "systemerror"},    {"5.5.5", "systemerror"},
+    {"5.5.6", "securityerror"},  {"5.6.0", "contenterror"},
+    {"5.6.1", "contenterror"},   {"5.6.2", "contenterror"},
+    {"5.6.3", "contenterror"},   {"5.6.5", "contenterror"},
+    {"5.6.6", "contenterror"},   {"5.6.7", "contenterror"},
+    {"5.6.8", "contenterror"},   {"5.6.9", "contenterror"},
+    {"5.7.0", "securityerror"},  {"5.7.1", "securityerror"},
+    {"5.7.2", "securityerror"},  {"5.7.3", "securityerror"},
+    {"5.7.4", "securityerror"},  {"5.7.5", "securityerror"},
+    {"5.7.6", "securityerror"},  {"5.7.7", "securityerror"},
+    {"5.7.8", "securityerror"},  {"5.7.9", "securityerror"},
+    {"5.7.10", "securityerror"}, {"5.7.11", "securityerror"},
+    {"5.7.13", "suspend"},       {"5.7.14", "securityerror"},
+    {"5.7.15", "securityerror"}, {"5.7.16", "mesgtoobig"},
+    {"5.7.17", "hasmoved"},      {"5.7.18", "hasmoved"},
+    {"5.7.19", "securityerror"}, {"5.7.20", "securityerror"},
+    {"5.7.21", "securityerror"}, {"5.7.22", "securityerror"},
+    {"5.7.23", "securityerror"}, {"5.7.24", "securityerror"},
+    {"5.7.25", "blocked"},       {"5.7.26", "securityerror"},
+    {"5.7.27", "notaccept"},
+};
+
+}  // namespace
+
+std::string_view ReasonOfStatus(std::string_view status) {
+  for (const StatusReason& s : kStatusReasons) {
+    if (s.code == status) return s.reason;
+  }
+  return {};
+}
+
+}  // namespace ldapmda::bounce_phrases
