@@ -44,14 +44,18 @@ MessageInfo BounceInfo() {
   info.report.auto_submitted = "auto-replied";
   info.report.recipients = {
       {"bob@example.org", "bob@example.org", "failed", "5.1.1",
-       "550 5.1.1 <bob@example.org>: User unknown", "mx.example.org"},
+       "550 5.1.1 <bob@example.org>: User unknown", "mx.example.org",
+       "userunknown", "hard", "smtp", "RCPT"},
       {"Carol@Example.org", "", "delayed", "4.4.1", "connect timed out",
-       "mx.example.org"},
+       "mx.example.org", "expired", "soft", "", ""},
       // The same address twice (some MTAs repeat a block): one value each.
-      {"bob@EXAMPLE.org", "", "failed", "5.1.1", "", ""},
+      {"bob@EXAMPLE.org", "", "failed", "5.1.1", "", "", "userunknown", "hard",
+       "", ""},
       // Equal to caseIgnoreMatch only beyond ASCII: also one value.
-      {"J\xc3\x96RG@example.org", "", "failed", "5.1.1", "", ""},
-      {"j\xc3\xb6rg@example.org", "", "failed", "5.1.1", "", ""},
+      {"J\xc3\x96RG@example.org", "", "failed", "5.1.1", "", "", "userunknown",
+       "hard", "", ""},
+      {"j\xc3\xb6rg@example.org", "", "failed", "5.1.1", "", "", "userunknown",
+       "hard", "", ""},
   };
   return info;
 }
@@ -158,8 +162,9 @@ TEST(ReportEntryTest, ValuesAreSanitisedAndEmptyOnesLeftOut) {
   MessageInfo info;
   info.report.kind = ReportKind::kDeliveryStatus;
   info.report.format = "rfc3464";
-  info.report.recipients = {{"", "", "failed", "", "", ""},
-                            {"x@example.org", "", "", "", "a\tb\r\nc", ""}};
+  info.report.recipients = {
+      {"", "", "failed", "", "", "", "undefined", "soft", "", ""},
+      {"x@example.org", "", "", "", "a\tb\r\nc", "", "", "", "", ""}};
   auto a = AsMap(MessageEntry("k", "raw", info, {"", "", "", ""},
                               "bounces@example.com", "INBOX", 1795338187)
                      .attributes());

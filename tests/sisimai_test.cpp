@@ -45,8 +45,8 @@ const std::vector<std::string> kRfc3464Files = {
     std::string(LDAPMDA_SOURCE_DIR) + "/conf/demo/bounce.eml",
 };
 
-// Bounces without a delivery-status part: qmail, Exim, and one pre-DSN
-// sendmail bounce that ParseReport deliberately does not recognise.
+// Bounces without a delivery-status part: qmail, Exim, and a pre-DSN
+// sendmail bounce.
 const std::vector<std::string> kNonStandardFiles = {
     kFixtures + "qmail.eml",
     kFixtures + "exim_failed.eml",
@@ -85,10 +85,10 @@ const Known kKnownDisagreements[] = {
     {{"exim_failed.eml", "noah@example.org", "5.0.0", "5.0.922"},
      "'552 mailbox over quota' has no enhanced code: ParseReport reports the "
      "generic 5.0.0, Sisimai its pseudo-status for 'mailboxfull'"},
-    {{"21", "drwebb@maine.link.net", "(missing)", "5.0.912"},
-     "a 1995 sendmail bounce without delivery-status part, neither qmail nor "
-     "Exim: not recognised by design (kNone); Sisimai's Sendmail module "
-     "reads its prose"},
+    {{"21", "drwebb@maine.link.net", "5.0.0", "5.0.912"},
+     "a 1995 sendmail bounce without delivery-status part: '550 ... Host "
+     "unknown' has no enhanced code; ParseReport reports the class 5.0.0, "
+     "Sisimai its pseudo-status for 'hostunknown'"},
 };
 
 using Pairs = std::map<std::string, std::string>;  // recipient -> status

@@ -397,6 +397,44 @@ std::string_view StripType(std::string_view value) {
   return Trim(value.substr(semi + 1));
 }
 
+std::string TypeOf(std::string_view value) {
+  const std::string_view rest = StripType(value);
+  const std::string_view trimmed = Trim(value);
+  if (rest.size() == trimmed.size()) return {};
+  return Lower(Trim(trimmed.substr(0, trimmed.find(';'))));
+}
+
+bool IsMailAddress(std::string_view s) {
+  if (s.size() < 3 || s.size() > 254) return false;
+  const std::size_t at = s.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= s.size()) {
+    return false;
+  }
+  for (char c : s.substr(0, at)) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' ||
+        c == '(' || c == ')' || c == ',' || c == ';' || c == ':' || c == '[' ||
+        c == ']' || c == '"' || c == '\\' || c == '@') {
+      return false;
+    }
+  }
+  const std::string_view domain = s.substr(at + 1);
+  if (domain.front() == '[') return domain.back() == ']';
+  if (domain.find('.') == std::string_view::npos || domain.front() == '.' ||
+      domain.back() == '.' || domain.front() == '-') {
+    return false;
+  }
+  bool alpha = false;
+  for (char c : domain) {
+    const bool letter = AsciiLower(c) >= 'a' && AsciiLower(c) <= 'z';
+    if (!IsDigit(c) && !letter && c != '-' && c != '.' && c != '_' &&
+        static_cast<unsigned char>(c) < 0x80) {
+      return false;
+    }
+    alpha = alpha || (!IsDigit(c) && c != '.');
+  }
+  return alpha || domain.front() == '[';
+}
+
 // An address without type, comment and < >.
 std::string Address(std::string_view value) {
   const std::string_view typed = StripType(value);
