@@ -414,6 +414,14 @@ TEST(ReportFixtureTest, VacationWithXAutoreplyOnly) {
   EXPECT_EQ(Dump(r), Dump(want));
 }
 
+TEST(ReportFixtureTest, VacationFromExchangeAndAppleMail) {
+  for (const char* name : {"vacation_exchange.eml", "vacation_apple.eml"}) {
+    Report want;
+    want.auto_submitted = "auto-replied";
+    EXPECT_EQ(Dump(ParseReport(Fixture(name))), Dump(want)) << name;
+  }
+}
+
 TEST(ReportFixtureTest, OrdinaryMessageLooksLikeNothing) {
   // Report-like text in its parts, an "Out of the office" subject: nothing.
   EXPECT_EQ(Dump(ParseReport(Fixture("ordinary.eml"))), Dump(Report{}));
@@ -428,6 +436,8 @@ const char* const kFixtures[] = {"dsn_postfix.eml",
                                  "exim_delayed.eml",
                                  "vacation_auto_submitted.eml",
                                  "vacation_x_autoreply.eml",
+                                 "vacation_exchange.eml",
+                                 "vacation_apple.eml",
                                  "ordinary.eml"};
 
 TEST(ReportFixtureTest, CrlfAndLfGiveTheSameResult) {
@@ -497,6 +507,21 @@ TEST(ReportAutoSubmittedTest, ValuesAndVacationMarkers) {
       {"Subject: Auto-Reply: hello\n", "auto-replied"},
       {"Subject: Automobiles for sale\n", ""},
       {"Subject: Re: Auto: parts\n", ""},
+      // Exchange and Outlook, Apple Mail, control panels.
+      {"X-Auto-Response-Suppress: DR, OOF, AutoReply\n", "auto-replied"},
+      {"X-Auto-Response-Suppress: All\n", ""},
+      {"X-Apple-Action: vacation\n", "auto-replied"},
+      {"X-Autoresponder: yes\n", "auto-replied"},
+      {"X-Vacation: yes\n", "auto-replied"},
+      // Subjects in other words and languages.
+      {"Subject: Auto Response: hello\n", "auto-replied"},
+      {"Subject: Out of the office: back on Monday\n", "auto-replied"},
+      {"Subject: Out of the office party\n", ""},
+      {"Subject: Abwesenheitsnotiz: Angebot\n", "auto-replied"},
+      {"Subject: =?UTF-8?Q?R=C3=A9ponse_automatique_:_devis?=\n",
+       "auto-replied"},
+      {"Subject: Risposta automatica: preventivo\n", "auto-replied"},
+      {"Subject: =?UTF-8?B?6Ieq5Yqo5Zue5aSNOiDkvaDlpb0=?=\n", "auto-replied"},
   };
   for (const Row& row : rows) {
     const Report r =

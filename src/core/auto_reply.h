@@ -1,7 +1,9 @@
 // auto_reply: whether a message was sent automatically (RFC 3834), from
-// Auto-Submitted or from the markers vacation programs set instead
-// (X-Autoreply, Precedence: auto_reply, an "Out of Office" subject).
-// Internal to ParseReport.
+// Auto-Submitted or from the markers vacation programs and mail clients
+// set instead: X-Autoreply and its relatives, Precedence: auto_reply,
+// Exchange's X-Auto-Response-Suppress, Apple's X-Apple-Action, and the
+// subjects automatic replies start with, in the languages they are sent
+// in. Internal to ParseReport.
 #ifndef LDAPMDA_CORE_AUTO_REPLY_H_
 #define LDAPMDA_CORE_AUTO_REPLY_H_
 
