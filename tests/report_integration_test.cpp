@@ -1,8 +1,9 @@
 // Reports through the real binary into a real slapd: a DSN, an ARF
 // complaint, a VERP bounce and a corpus bounce become mdaReport
-// attributes, found with the searches README shows; ldapmbox lists them
-// as a table, CSV and JSON; a directory with the schema of before
-// mdaReport still gets every message.
+// attributes (with a reason per recipient, mdaDsnReason), found with the
+// searches README shows; ldapmbox lists them as a table, CSV and JSON; a
+// directory with the schema of before mdaReport or mdaDsnReason still
+// gets every message.
 #include <gtest/gtest.h>
 #include <ldap.h>
 
@@ -91,6 +92,9 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
   EXPECT_EQ(Sorted(e.Values("mdaDsnResult")),
             (Values{"delayed;4.4.1;erin@example.org",
                     "failed;5.1.1;dan@example.net"}));
+  EXPECT_EQ(Sorted(e.Values("mdaDsnReason")),
+            (Values{"expired;soft;erin@example.org",
+                    "userunknown;hard;dan@example.net"}));
   EXPECT_EQ(e.Values("mdaDsnRemoteMta"), Values{"mx.example.net"});
   EXPECT_EQ(Sorted(e.Values("mdaDsnDiagnostic")),
             (Values{"550 5.1.1 <dan@example.net>: User unknown",
@@ -111,6 +115,13 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
                  "(mdaDeliveredAt>=99990101000000Z))"),
             std::set<std::string>{});
   EXPECT_EQ(Find("(mdaReportedMessageId=minutes.7@example.com)"), one);
+  // Reasons: by reason, by bounce type, for one address.
+  EXPECT_EQ(Find("(mdaDsnReason=userunknown;*)"), one);
+  EXPECT_EQ(Find("(mdaDsnReason=*;hard;dan@example.net)"), one);
+  EXPECT_EQ(Find("(mdaDsnReason=*;hard;erin@example.org)"),
+            std::set<std::string>{});
+  EXPECT_EQ(Find("(&(objectClass=mdaReport)(mdaDsnReason=mailboxfull;*))"),
+            std::set<std::string>{});
 
   // ldapmbox: one row per recipient, as a table, CSV and JSON.
   ProcessResult table = Ldapmbox({"bounces", "bob@example.com"});
@@ -252,15 +263,11 @@ TEST_F(ReportIntegrationTest, CorpusBounceWithFiveRecipients) {
       << csv.out;
 }
 
-// The schema as it was before mdaReport: everything up to its comment.
-SlapdOptions OlderSchema() {
+// The schema as it was before `what` (testing::SchemaBefore).
+SlapdOptions OlderSchema(const std::string& what) {
   static const testing::TempDir dir;  // lives as long as the test program
-  const std::string path = dir.File("ldapmda-before-mdaReport.schema");
-  const std::string schema =
-      testing::ReadFile(LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema");
-  const std::size_t cut = schema.find("# Report attributes");
-  EXPECT_NE(cut, std::string::npos);
-  std::ofstream(path) << schema.substr(0, cut);
+  const std::string path = dir.File("ldapmda-before-" + what + ".schema");
+  std::ofstream(path) << testing::SchemaBefore(what);
   SlapdOptions options;
   options.schema_file = path;
   return options;
@@ -268,8 +275,23 @@ SlapdOptions OlderSchema() {
 
 class OlderSchemaTest : public ReportIntegrationTest {
  protected:
-  OlderSchemaTest() : ReportIntegrationTest(OlderSchema()) {}
+  OlderSchemaTest() : ReportIntegrationTest(OlderSchema("mdaReport")) {}
 };
+
+class SchemaWithoutReasonsTest : public ReportIntegrationTest {
+ protected:
+  SchemaWithoutReasonsTest()
+      : ReportIntegrationTest(OlderSchema("mdaDsnReason")) {}
+};
+
+TEST_F(SchemaWithoutReasonsTest, ReportIsStoredWithoutItsReasons) {
+  const TestEntry e = DeliverOne("bob@example.com", Dsn());
+  EXPECT_EQ(e.First("mdaRawMessage"), Dsn());
+  EXPECT_EQ(Sorted(e.Values("objectClass")),
+            (Values{"mdaMessage", "mdaReport"}));
+  EXPECT_EQ(e.Values("mdaDsnResult").size(), 2u);
+  EXPECT_FALSE(e.Has("mdaDsnReason"));
+}
 
 TEST_F(OlderSchemaTest, ReportIsStoredWithoutItsAttributes) {
   const TestEntry e = DeliverOne("bob@example.com", Dsn());

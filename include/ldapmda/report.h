@@ -51,7 +51,8 @@ enum class ReportKind {
 struct Report {
   ReportKind kind = ReportKind::kNone;
   // Where the data came from: "rfc3464", "arf", or for non-standard
-  // bounces "qmail", "exim"; "" for kNone.
+  // bounces the format read ("gmail", "exchange", "qmail"..., see
+  // core/bounce_formats.h); "" for kNone.
   std::string format;
 
   // Delivery status: the per-message block and the recipients.
