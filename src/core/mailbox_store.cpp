@@ -32,6 +32,7 @@ const std::vector<std::string>& ReportAttributes() {
                                                  "mdaDsnReportingMta",
                                                  "mdaReportedMessageId",
                                                  "mdaDsnResult",
+                                                 "mdaDsnReason",
                                                  "mdaDsnDiagnostic",
                                                  "mdaArfFeedbackType",
                                                  "mdaArfUserAgent",
@@ -52,6 +53,7 @@ StoredReport ToReport(const Entry& e) {
   r.reporting_mta = e.First("mdaDsnReportingMta");
   r.reported_message_id = e.First("mdaReportedMessageId");
   r.results = e.All("mdaDsnResult");
+  r.reasons = e.All("mdaDsnReason");
   r.diagnostics = e.All("mdaDsnDiagnostic");
   r.feedback_type = e.First("mdaArfFeedbackType");
   r.user_agent = e.First("mdaArfUserAgent");

@@ -83,17 +83,46 @@ struct DsnResult {
 };
 std::optional<DsnResult> ParseDsnResult(std::string_view value);
 
+// One mdaDsnReason value split up: {reason, type, recipient}; nullopt
+// unless it has the form "reason;type;recipient".
+struct DsnReason {
+  std::string reason;
+  std::string type;  // hard or soft
+  std::string recipient;
+};
+std::optional<DsnReason> ParseDsnReason(std::string_view value);
+
 // One row per recipient of each delivery status report: delivered,
-// action, status, recipient, diagnostic, reportingMta, messageId, key;
-// sorted by delivery time, then key and recipient. The diagnostic is
-// the report's recipient_diagnostics entry, or, for a report about one
-// recipient, its one mdaDsnDiagnostic.
+// action, status, recipient, diagnostic, reportingMta, messageId, key,
+// reason, type; sorted by delivery time, then key and recipient. The
+// diagnostic is the report's recipient_diagnostics entry, or, for a
+// report about one recipient, its one mdaDsnDiagnostic. reason and type
+// (hard, soft) come from mdaDsnReason; they are the last columns so that
+// scripts that read the others by position keep working.
 Rows BounceRows(const std::vector<StoredReport>& reports);
 
 // One row per feedback report: delivered, type, recipients, sourceIp,
 // reportedDomain, mailFrom, arrival, userAgent, messageId, key; several
 // values of one field separated by spaces.
 Rows ComplaintRows(const std::vector<StoredReport>& reports);
+
+// Whether a feedback report of `feedback_type` is a complaint about the
+// mail (abuse, fraud, virus, other...), not "not-spam" nor a DMARC
+// "auth-failure" report.
+bool IsComplaint(std::string_view feedback_type);
+
+// The addresses to stop sending to, from the bounces and complaints of
+// one or more mailboxes: every address that bounced hard (a failed
+// recipient whose mdaDsnReason type is hard), that complained (Original-
+// Rcpt-To, else the returned original's To), or whose soft bounces (a
+// failed recipient, type soft) are `soft_days` days apart or more (0: one
+// is enough). Delays do not count. One row per address, sorted: address,
+// cause (complaint, hard or soft, the first that applies), reason and
+// status of its last bounce or complaint ("feedback" for a complaint),
+// count (its bounces and complaints), first and last (ISO 8601).
+Rows SuppressionRows(const std::vector<StoredReport>& bounces,
+                     const std::vector<StoredReport>& complaints,
+                     int soft_days);
 
 }  // namespace ldapmda
 
