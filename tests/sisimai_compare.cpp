@@ -176,12 +176,16 @@ std::string Table(const std::map<std::string, Tally>& tallies) {
   return out.str();
 }
 
-std::string Listing(const std::set<Disagreement>& disagreements) {
+std::string Listing(const std::set<Disagreement>& disagreements,
+                    const std::map<Disagreement, std::string>& causes) {
   std::ostringstream out;
   for (const Disagreement& d : disagreements) {
     out << "  " << d.file << "\t" << Shown(d.recipient) << "\t" << d.what
         << "\tours " << Shown(d.ours) << "\tsisimai " << Shown(d.sisimai)
         << "\n";
+    if (const auto it = causes.find(d); it != causes.end()) {
+      out << "    cause: " << it->second << "\n";
+    }
   }
   return out.str();
 }

@@ -87,9 +87,11 @@ std::map<std::string, Tally> TallyFamilies(
     const std::vector<FileComparison>& files,
     std::set<Disagreement>* disagreements);
 
-// The tallies as a table, one family a line, and the disagreements.
+// The tallies as a table, one family a line, and the disagreements, one a
+// line, each followed by its cause when `causes` knows it.
 std::string Table(const std::map<std::string, Tally>& tallies);
-std::string Listing(const std::set<Disagreement>& disagreements);
+std::string Listing(const std::set<Disagreement>& disagreements,
+                    const std::map<Disagreement, std::string>& causes = {});
 
 // "n/total (p%)".
 std::string Rate(int n, int total);
