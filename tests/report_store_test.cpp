@@ -12,6 +12,7 @@
 #include "fake_directory.h"
 #include "ldapmbox/ldapmbox.h"
 #include "ldapmbox/listing.h"
+#include "ldapmbox/suppressions.h"
 #include "ldapmda/config.h"
 #include "ldapmda/delivery.h"
 #include "ldapmda/mailbox_store.h"

@@ -91,6 +91,8 @@ struct DsnReason {
   std::string recipient;
 };
 std::optional<DsnReason> ParseDsnReason(std::string_view value);
+// A report's mdaDsnReason values by lower-case recipient.
+std::map<std::string, DsnReason> ReasonsByRecipient(const StoredReport& r);
 
 // One row per recipient of each delivery status report: delivered,
 // action, status, recipient, diagnostic, reportingMta, messageId, key,
@@ -105,24 +107,6 @@ Rows BounceRows(const std::vector<StoredReport>& reports);
 // reportedDomain, mailFrom, arrival, userAgent, messageId, key; several
 // values of one field separated by spaces.
 Rows ComplaintRows(const std::vector<StoredReport>& reports);
-
-// Whether a feedback report of `feedback_type` is a complaint about the
-// mail (abuse, fraud, virus, other...), not "not-spam" nor a DMARC
-// "auth-failure" report.
-bool IsComplaint(std::string_view feedback_type);
-
-// The addresses to stop sending to, from the bounces and complaints of
-// one or more mailboxes: every address that bounced hard (a failed
-// recipient whose mdaDsnReason type is hard), that complained (Original-
-// Rcpt-To, else the returned original's To), or whose soft bounces (a
-// failed recipient, type soft) are `soft_days` days apart or more (0: one
-// is enough). Delays do not count. One row per address, sorted: address,
-// cause (complaint, hard or soft, the first that applies), reason and
-// status of its last bounce or complaint ("feedback" for a complaint),
-// count (its bounces and complaints), first and last (ISO 8601).
-Rows SuppressionRows(const std::vector<StoredReport>& bounces,
-                     const std::vector<StoredReport>& complaints,
-                     int soft_days);
 
 }  // namespace ldapmda
 

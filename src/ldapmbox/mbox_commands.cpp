@@ -13,6 +13,7 @@
 
 #include "ldapmbox/listing.h"
 #include "ldapmbox/progress.h"
+#include "ldapmbox/suppressions.h"
 #include "ldapmda/escape.h"
 #include "ldapmda/message.h"
 #include "ldapmda/message_entry.h"
