@@ -132,6 +132,13 @@ const std::vector<Case>& Cases() {
        "notes-sent-1@example.com",
        {{"evan@example.org", "failed", "5.0.0", "userunknown", "hard",
          "User not listed in public Name & Address Book"}}},
+      // In ISO-2022-JP: read, and stored, as UTF-8.
+      {"bounce_notes_ja.eml",
+       "notes",
+       "example.jp",
+       "notes-ja-sent-1@example.com",
+       {{"taro@example.jp", "failed", "5.0.0", "userunknown", "hard",
+         "ユーザー taro@example.jp は ディレクトリのリストにありません"}}},
       {"bounce_mailru.eml",
        "mailru",
        "corp.mail.ru",

@@ -450,6 +450,8 @@ constexpr std::string_view kNotesStarts[] = {"------- failure reasons"};
 constexpr std::string_view kNotesStops[] = {"------- returned message"};
 constexpr HintPhrase kNotesHints[] = {
     {"user not listed in public name & address book", "userunknown"},
+    // The same in the Japanese edition ("not in the directory's list").
+    {"ディレクトリのリストにありません", "userunknown"},
     {"message has exceeded maximum hop count", "networkerror"},
 };
 

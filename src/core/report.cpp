@@ -41,6 +41,7 @@ using report_syntax::BlockMode;
 using report_syntax::Clean;
 using report_syntax::DateField;
 using report_syntax::DecodedBody;
+using report_syntax::DecodedText;
 using report_syntax::Entity;
 using report_syntax::Field;
 using report_syntax::Fields;
@@ -236,7 +237,7 @@ bool ParseStandardReport(const Entity& top, Report& report) {
   if (is_dsn) {
     const bounce_text::BounceMessage m = Describe(top, "");
     bounce_text::ClassifyRecipients(
-        report, found.text ? DecodedBody(*found.text, kMaxText) : std::string(),
+        report, found.text ? DecodedText(*found.text, kMaxText) : std::string(),
         &m);
   }
   return true;
@@ -321,9 +322,9 @@ void ParseNonStandardBounce(const Entity& top, std::string_view envelope,
   FindBounceParts(top, 0, parts);
   m.has_original_part = parts.original.has_value();
   if (parts.text) {
-    m.text = DecodedBody(*parts.text, kMaxText);
+    m.text = DecodedText(*parts.text, kMaxText);
   } else if (parts.html) {
-    m.text = HtmlText(DecodedBody(*parts.html, kMaxText));
+    m.text = HtmlText(DecodedText(*parts.html, kMaxText));
   }
   if (!bounce_text::LooksLikeBounce(m)) return;
   if (parts.original) m.original = DecodedBody(*parts.original, kMaxOriginal);

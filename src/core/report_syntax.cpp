@@ -207,6 +207,7 @@ MediaType ParseMediaType(const Fields& headers) {
     auto [name, param] = ParseParameter(items[i]);
     if (name == "boundary") media.boundary = std::move(param);
     if (name == "report-type") media.report_type = Lower(Trim(param));
+    if (name == "charset") media.charset = Lower(Trim(param));
   }
   return media;
 }
@@ -377,6 +378,24 @@ std::string DecodedBody(const Entity& e, std::size_t max) {
   if (cte == "base64") return DecodeBase64(body);
   if (cte == "quoted-printable") return DecodeQuotedPrintable(body);
   return std::string(body);
+}
+
+std::string DecodedText(const Entity& e, std::size_t max) {
+  std::string text = DecodedBody(e, max);
+  const std::string& charset = e.media.charset;
+  if (charset.empty() || charset == "utf-8" || charset == "us-ascii" ||
+      text.empty()) {
+    return text;
+  }
+  // GMime knows the aliases mail uses ("unicode-1-1-utf-7", "x-sjis"...).
+  const char* from = g_mime_charset_iconv_name(charset.c_str());
+  gsize written = 0;
+  std::unique_ptr<gchar, decltype(&g_free)> utf8(
+      g_convert_with_fallback(text.data(), static_cast<gssize>(text.size()),
+                              "UTF-8", from, "?", nullptr, &written, nullptr),
+      &g_free);
+  if (utf8 == nullptr) return text;  // a charset iconv does not know
+  return std::string(utf8.get(), written);
 }
 
 // ---------------------------------------------------------------------------

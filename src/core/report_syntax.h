@@ -61,6 +61,7 @@ struct MediaType {
   std::string type = "text/plain";  // lower case, RFC 2045 default
   std::string boundary;
   std::string report_type;  // lower case
+  std::string charset;      // lower case, "" when not given
 };
 
 struct Entity {
@@ -117,6 +118,11 @@ std::vector<Entity> SplitMultipart(const Entity& multipart);
 // The body of `e` without its transfer encoding (base64, quoted-printable;
 // lenient: junk is skipped), from at most `max` input bytes.
 std::string DecodedBody(const Entity& e, std::size_t max = kMaxInput);
+// DecodedBody() of a text part, converted to UTF-8 from its charset
+// (ISO-2022-JP, windows-1251, UTF-7...) when that is neither UTF-8 nor
+// US-ASCII and known; bytes that do not convert become '?'. Unchanged
+// when the charset is unknown.
+std::string DecodedText(const Entity& e, std::size_t max = kMaxInput);
 
 // Values of report fields.
 // `value` without a leading "type;" (address-type, diagnostic-type,
