@@ -19,10 +19,23 @@ find_library(LDAP_LIBRARY NAMES ldap REQUIRED)
 find_library(LBER_LIBRARY NAMES lber REQUIRED)
 find_path(LDAP_INCLUDE_DIR ldap.h REQUIRED)
 
+# ldapmda_dep_headers: what compiling against the libraries needs; the
+# part libraries (src/*) use only this, so that each program decides how
+# it links them. ldapmda_deps: headers and the libraries, linked as
+# LDAPMDA_STATIC_DEPS says (the programs and tests). ldapmda_deps_shared:
+# always the shared libraries (the Dovecot plugin, a shared object).
+add_library(ldapmda_dep_headers INTERFACE)
+target_include_directories(ldapmda_dep_headers SYSTEM INTERFACE
+                           ${LDAP_INCLUDE_DIR} ${GMIME_INCLUDE_DIRS})
+target_compile_options(ldapmda_dep_headers INTERFACE ${GMIME_CFLAGS_OTHER})
+
 add_library(ldapmda_deps INTERFACE)
-target_include_directories(ldapmda_deps SYSTEM INTERFACE ${LDAP_INCLUDE_DIR}
-                           ${GMIME_INCLUDE_DIRS})
-target_compile_options(ldapmda_deps INTERFACE ${GMIME_CFLAGS_OTHER})
+target_link_libraries(ldapmda_deps INTERFACE ldapmda_dep_headers)
+
+add_library(ldapmda_deps_shared INTERFACE)
+target_link_libraries(ldapmda_deps_shared INTERFACE ldapmda_dep_headers
+                      PkgConfig::GMIME Boost::program_options ${LDAP_LIBRARY}
+                      ${LBER_LIBRARY})
 
 # Sanitizers want the shared runtime; so does a build that lacks archives.
 set(_static_ok OFF)
@@ -57,8 +70,8 @@ if(_static_ok)
   # are built with one section per function, and each page of code the
   # process never runs is a page the kernel's fault-around need not map
   # (about 0.4 MiB less peak RSS per delivery; bench/run, row 5).
-  target_compile_options(ldapmda_deps INTERFACE -ffunction-sections
-                                                -fdata-sections)
+  target_compile_options(ldapmda_dep_headers INTERFACE -ffunction-sections
+                                                       -fdata-sections)
   target_link_options(ldapmda_deps INTERFACE -static-libstdc++ -static-libgcc
                                              -Wl,--gc-sections)
 else()

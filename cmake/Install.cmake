@@ -6,6 +6,9 @@
 #   share/doc/ldapmda/examples/                    Postfix and slapd examples
 #   share/doc/ldapmda/copyright                    LICENSE
 #   /etc/ldapmda/ldapmda.conf                      see below
+# and, with LDAPMDA_DOVECOT (the Debian package dovecot-ldapmda):
+#   lib/dovecot/modules/lib20_ldapmda_plugin.so    Dovecot's module_dir
+#   share/doc/dovecot-ldapmda/examples/            the private Dovecot
 install(TARGETS ldapmda RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 # ldapmbox(1) is a command for administrators and migrations, not a daemon.
 if(TARGET ldapmbox)
@@ -29,6 +32,16 @@ file(GLOB ldapmda_examples CONFIGURE_DEPENDS
 install(FILES conf/ldapmda.conf ${ldapmda_examples}
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
+
+# The Dovecot driver goes where Dovecot 2.3 looks for plugins (Debian's
+# dovecot_moduledir, /usr/lib/dovecot/modules: not multiarch), its man
+# page is dovecot-ldapmda(7) above, its examples have a directory of
+# their own, as the Debian package has.
+if(TARGET ldapmda_dovecot)
+  install(TARGETS ldapmda_dovecot LIBRARY DESTINATION lib/dovecot/modules)
+  install(FILES conf/dovecot-ldapmda.conf conf/dovecot-ldapmda-ldap.conf.ext
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/dovecot-ldapmda/examples)
+endif()
 
 # The configuration file, where the binary looks by default
 # (/etc/ldapmda/ldapmda.conf) when the prefix is /usr, as for the Debian

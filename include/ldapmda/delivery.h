@@ -37,7 +37,6 @@ class Delivery {
   Delivery(const Config& config, Directory& lookup, Directory& store,
            const Deadline& deadline, ReplicaConfirmer* confirmer = nullptr)
       : config_(config),
-        lookup_(lookup),
         store_(store),
         deadline_(deadline),
         confirmer_(confirmer),
@@ -58,10 +57,19 @@ class Delivery {
 
   Resolver& resolver() { return resolver_; }
 
-  // Adds the message, creating the mailbox when it does not exist yet.
-  // `created` tells a new entry from one an earlier attempt stored.
-  Outcome Store(const std::string& mailbox_dn, const std::string& message_dn,
-                const MessageEntry& entry, bool* created);
+  // Adds the message below its folder in `mailbox_dn`, creating the
+  // folder and the mailbox when they do not exist yet (with a schema from
+  // before folders: right below the mailbox). `created` tells a new entry
+  // from one an earlier attempt stored; `stored_dn` gets its DN.
+  Outcome Store(const std::string& mailbox_dn, const MessageEntry& entry,
+                bool* created, std::string* stored_dn);
+
+  // Creates the folder `id` named `name` in `mailbox_dn`, and the mailbox
+  // when that is missing too. A folder that exists already is fine.
+  Outcome CreateFolder(const std::string& mailbox_dn, const std::string& id,
+                       const std::string& name);
+  // Creates the mailbox `mailbox_dn`; one that exists already is fine.
+  Outcome CreateMailbox(const std::string& mailbox_dn);
 
   // Account status and quota for a message of `size` bytes to the
   // recipient `entry` with mailbox `mailbox_dn`. 2.0.0 when it may be
@@ -70,9 +78,16 @@ class Delivery {
                       std::size_t size);
 
  private:
-  // A policy refusal, unless an earlier attempt stored this very message:
-  // then it is delivered (a retry), whatever the policy says now.
-  Outcome RefuseUnlessStored(Outcome refusal, const std::string& message_dn);
+  // A policy refusal, unless an earlier attempt stored this very message
+  // at one of `message_dns`: then it is delivered (a retry), whatever the
+  // policy says now, and `stored_dn` tells where.
+  Outcome RefuseUnlessStored(Outcome refusal,
+                             const std::vector<std::string>& message_dns,
+                             std::string* stored_dn);
+  // Adds the folder entry, and the mailbox when that is missing too.
+  DirResult AddFolder(const std::string& mailbox_dn,
+                      const std::string& folder_dn, const std::string& id,
+                      const std::string& name);
   // `stored` (a message in the directory) once the replicas confirm
   // `message_dn`; their 4.4.3 when they do not. Without confirm_host:
   // `stored` as it is.
@@ -82,7 +97,6 @@ class Delivery {
   DirResult AddMessage(const std::string& message_dn,
                        const MessageEntry& entry);
   const Config& config_;
-  Directory& lookup_;
   Directory& store_;
   const Deadline& deadline_;
   ReplicaConfirmer* confirmer_;

@@ -93,9 +93,12 @@ struct SearchRequest {
   int page_size = 0;  // > 0: RFC 2696 paged results, all pages collected
 };
 
-// One change of a modify: RFC 4525 increment, or replace.
+// One change of a modify: RFC 4525 increment, replace, or add or delete
+// the given values (deleting a value the entry does not hold fails with
+// no_such_value(): a modify that deletes the old value and adds the new
+// one is a compare-and-swap).
 struct Modification {
-  enum class Op { kIncrement, kReplace };
+  enum class Op { kIncrement, kReplace, kAdd, kDelete };
   Op op;
   std::string name;
   std::vector<std::string> values;
@@ -110,6 +113,19 @@ class Directory {
   virtual DirResult Search(const SearchRequest& request,
                            std::vector<Entry>* entries) = 0;
 
+  // Several searches at once: a directory that can (LDAP) sends them all
+  // before it waits for any answer, so they cost one round trip instead
+  // of one each. The server may answer them in any order and may run
+  // them at the same time, so none may depend on another's effect
+  // (paged requests, one per connection in slapd, go one after another).
+  // (*results)[i] and (*entries)[i] answer requests[i], each as Search()
+  // would. The return value is not ok only when no answer counts (the
+  // connection or the run's deadline failed): then `results` says the
+  // same for each.
+  virtual DirResult SearchMany(const std::vector<SearchRequest>& requests,
+                               std::vector<std::vector<Entry>>* entries,
+                               std::vector<DirResult>* results);
+
   // Adds one entry. Returns the server's result code.
   virtual DirResult Add(const std::string& dn,
                         const std::vector<AttributeView>& attributes) = 0;
@@ -118,8 +134,18 @@ class Directory {
   virtual DirResult Modify(const std::string& dn,
                            const std::vector<Modification>& changes) = 0;
 
+  // Modify, where adding a value the entry holds already or deleting one
+  // it does not hold is no error (the permissive-modify control): for
+  // changes that must not depend on what another writer did meanwhile.
+  virtual DirResult ModifyPermissive(
+      const std::string& dn, const std::vector<Modification>& changes) = 0;
+
   // Deletes one leaf entry. Returns the result code.
   virtual DirResult Delete(const std::string& dn) = 0;
+
+  // Moves the entry `dn` below `new_parent`, keeping its RDN.
+  virtual DirResult Move(const std::string& dn,
+                         const std::string& new_parent) = 0;
 };
 
 // What a directory call was doing, because some results mean different

@@ -3,9 +3,11 @@
 // ldapmbox import) and the readers (ldapmbox, the Dovecot driver) take
 // DNs and names from here only.
 //
-//   <recipient entry>                      found with query_filter
-//     cn=mailbox,<recipient entry>         mdaMailbox (mailbox_dn)
-//       mdaKey=<hex>,cn=mailbox,...        mdaMessage [+ mdaReport]
+//   <recipient entry>                       found with query_filter
+//     cn=mailbox,<recipient entry>          mdaMailbox (mailbox_dn)
+//       mdaFolder=<id>,cn=mailbox,...       mdaMailFolder
+//         mdaKey=<hex>,mdaFolder=<id>,...   mdaMessage [+ mdaReport]
+//           cn=state,mdaKey=<hex>,...       mdaMessageState (IMAP)
 #ifndef LDAPMDA_LAYOUT_H_
 #define LDAPMDA_LAYOUT_H_
 
@@ -14,15 +16,36 @@
 
 namespace ldapmda {
 
-// The DN of the message `key` in the mailbox `mailbox_dn`. The key is
+// The DN of the folder `id` (its mdaFolder) in the mailbox `mailbox_dn`.
+std::string FolderDn(std::string_view mailbox_dn, std::string_view id);
+
+// The DN of the message `key` in the folder `folder_dn`. The key is
 // RFC 4514-escaped: ldapmbox takes keys from its command line.
-std::string MessageDn(std::string_view mailbox_dn, std::string_view key);
+std::string MessageDn(std::string_view folder_dn, std::string_view key);
+
+// Where ldapmda before folders stored the message `key` (and still does
+// on a schema without mdaMailFolder): right below the mailbox.
+std::string FlatMessageDn(std::string_view mailbox_dn, std::string_view key);
+
+// The DN of the IMAP state of the message `message_dn`.
+std::string StateDn(std::string_view message_dn);
+
+// The DN of the parent of `dn` (what follows its first unescaped comma).
+std::string ParentDn(std::string_view dn);
+
+// The RDN value of a message state entry.
+inline constexpr char kStateCn[] = "state";
+
+// The folder every mailbox has, where mail without an extension goes.
+inline constexpr char kInbox[] = "INBOX";
 
 // Object classes.
 namespace oc {
 inline constexpr char kMailbox[] = "mdaMailbox";
 inline constexpr char kMessage[] = "mdaMessage";
 inline constexpr char kReport[] = "mdaReport";
+inline constexpr char kMailFolder[] = "mdaMailFolder";
+inline constexpr char kMessageState[] = "mdaMessageState";
 }  // namespace oc
 
 // Attribute types (conf/ldapmda.schema).
@@ -46,6 +69,17 @@ inline constexpr char kEnvelopeRecipient[] = "mdaEnvelopeRecipient";
 inline constexpr char kOriginalRecipient[] = "mdaOriginalRecipient";
 inline constexpr char kQueueId[] = "mdaQueueId";
 inline constexpr char kFolder[] = "mdaFolder";
+// mdaMailFolder (also mdaFolder)
+inline constexpr char kFolderName[] = "mdaFolderName";
+inline constexpr char kUidValidity[] = "mdaUidValidity";
+inline constexpr char kUidNext[] = "mdaUidNext";
+inline constexpr char kRemovals[] = "mdaRemovals";
+// mdaMessageState
+inline constexpr char kUid[] = "mdaUid";
+inline constexpr char kFlag[] = "mdaFlag";
+// operational
+inline constexpr char kEntryCsn[] = "entryCSN";
+inline constexpr char kContextCsn[] = "contextCSN";
 // mdaReport
 inline constexpr char kReportType[] = "mdaReportType";
 inline constexpr char kReportFormat[] = "mdaReportFormat";

@@ -18,6 +18,11 @@ enum class LogLevel { kInfo, kWarning, kError };
 void OpenLog(LogTarget target);
 void Log(LogLevel level, std::string_view text);
 
+// A host program's log (the Dovecot driver's): when set, every line goes
+// there instead, already one line.
+using LogSink = void (*)(LogLevel level, std::string_view line);
+void SetLogSink(LogSink sink);
+
 // The per-recipient line, in the shape Postfix administrators grep for:
 // "QUEUEID: to=<rcpt>, orig_to=<orig>, msgid=<id>, size=N, delay=D,
 // dsn=X.Y.Z, status=sent (stored as DN)".

@@ -125,11 +125,12 @@ class MailboxStore {
   // The raw bytes of the message `key`; `found` false when there is none.
   Outcome ReadRaw(const std::string& key, std::string* raw, bool* found);
 
-  // Adds `entry` (key `key`), creating the mailbox if needed; `created`
-  // is false when the message was already stored.
-  Outcome Add(const std::string& key, const MessageEntry& entry, bool* created);
+  // Adds `entry` below its folder, creating the folder and the mailbox if
+  // needed; `created` is false when the message was already stored.
+  Outcome Add(const MessageEntry& entry, bool* created);
 
-  // Deletes the message `key`; `found` false when there was none.
+  // Deletes the message `key` (from every folder that has it); `found`
+  // false when there was none.
   Outcome Delete(const std::string& key, bool* found);
 
   // Recomputes the usage counters (when quota_attribute is set).
@@ -139,14 +140,13 @@ class MailboxStore {
   const std::string& mailbox_dn() const { return mailbox_dn_; }
   // The folder a delivery to address() would use (an extension's).
   const std::string& default_folder() const { return default_folder_; }
-  std::string MessageDn(const std::string& key) const;
 
  private:
-  // A paged one-level search below the mailbox.
+  // A paged subtree search below the mailbox.
   Outcome Search(const std::string& filter,
                  const std::vector<std::string>& attributes,
                  std::vector<Entry>* entries);
-  // A base search of the message `key`.
+  // The messages with key `key`.
   Outcome Read(const std::string& key, const std::vector<std::string>& attrs,
                std::vector<Entry>* entries);
   Outcome Failure(DirOp op, const DirResult& result,

@@ -35,6 +35,10 @@ struct MessageInfo {
 // Never throws on bad input.
 MessageInfo ParseMessage(std::string_view raw);
 
+// The envelope sender in a Return-Path header of `raw` (what Postfix's
+// pipe(8) flag R and ldapmda's LMTP mode write); "" when there is none.
+std::string ReturnPathSender(std::string_view raw);
+
 // Routes GLib/GMime diagnostics to ldapmda's log; call once at start.
 void InitMessageLibrary();
 

@@ -5,6 +5,7 @@
 #ifndef LDAPMDA_MESSAGE_ENTRY_H_
 #define LDAPMDA_MESSAGE_ENTRY_H_
 
+#include <cstdint>
 #include <ctime>
 #include <deque>
 #include <optional>
@@ -51,6 +52,10 @@ class MessageEntry {
                std::string_view recipient, std::string_view folder,
                std::time_t delivered_at, std::string_view verp_recipient = "");
   const std::vector<AttributeView>& attributes() const { return attributes_; }
+  const std::string& key() const { return key_; }
+  // The folder's identifier (mdaFolder): the message's entry goes below
+  // that folder's entry.
+  const std::string& folder() const { return folder_; }
 
   // Whether mdaReport attributes are among attributes().
   bool has_report() const { return report_begin_ < attributes_.size(); }
@@ -70,11 +75,26 @@ class MessageEntry {
   void AddSet(std::string name, const std::vector<std::string>& values);
   void AddReport(const Report& report, std::string_view verp_recipient);
 
+  std::string key_;
+  std::string folder_;
   std::size_t report_begin_ = 0;  // index of the first mdaReport attribute
   std::size_t reasons_ = static_cast<std::size_t>(-1);  // of mdaDsnReason
 
   std::deque<std::string> owned_;  // stable addresses for the views
   std::vector<AttributeView> attributes_;
+};
+
+// The attributes of a new mdaMailFolder entry: identifier `id` (the RDN
+// value), IMAP name `name`, UIDVALIDITY `uid_validity`, no UID given yet.
+class FolderEntry {
+ public:
+  FolderEntry(std::string id, std::string name, std::uint32_t uid_validity);
+  std::vector<AttributeView> attributes() const;
+
+ private:
+  std::string id_;
+  std::string name_;
+  std::string uid_validity_;
 };
 
 }  // namespace ldapmda

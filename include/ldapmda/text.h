@@ -37,6 +37,9 @@ std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 
 // ASCII lower case (addresses: the key rule lower-cases the recipient).
 std::string AsciiLower(std::string_view s);
+// Whether `a` and `b` are equal in ASCII case-insensitive comparison
+// (attribute names, keywords), without making copies.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // The generalizedTime "YYYYMMDDHHMMSSZ" as a time_t; nullopt if malformed.
 std::optional<std::time_t> ParseGeneralizedTime(std::string_view text);

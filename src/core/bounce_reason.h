@@ -6,7 +6,7 @@
 // of precedence, and the SMTP command that failed decides between
 // neighbours (an unknown user refused at RCPT is "userunknown", after
 // DATA "filtered"). The names and the order follow Sisimai 4.25 so that
-// results can be compared with it (tests/sisimai_test.cpp); the tables are
+// results can be compared with it (tests/core/sisimai_test.cpp); the tables are
 // this project's own. Internal to ParseReport, and pure.
 #ifndef LDAPMDA_CORE_BOUNCE_REASON_H_
 #define LDAPMDA_CORE_BOUNCE_REASON_H_

@@ -44,14 +44,17 @@ DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
   // The DN derives from the bytes, so a retry finds its own entry.
   const std::string key = MessageKey(recipient.text, raw);
   const std::string& mailbox_dn = where.mailbox_dn;
-  const std::string message_dn = MessageDn(mailbox_dn, key);
+  const std::string message_dn =
+      MessageDn(FolderDn(mailbox_dn, where.folder), key);
 
   // Policy: account status and quota.
   if (Outcome o = CheckPolicy(where.entry, mailbox_dn, raw.size()); !o.ok()) {
-    o = RefuseUnlessStored(o, message_dn);
+    std::string stored_dn;
+    o = RefuseUnlessStored(o, {message_dn, FlatMessageDn(mailbox_dn, key)},
+                           &stored_dn);
     if (!o.ok()) return {o, "", ""};
-    o = ConfirmStored(std::move(o), message_dn);
-    return {o, o.ok() ? message_dn : "", where.folder};
+    o = ConfirmStored(std::move(o), stored_dn);
+    return {o, o.ok() ? stored_dn : "", where.folder};
   }
 
   // Store.
@@ -59,15 +62,16 @@ DeliveryResult Delivery::Deliver(std::string_view raw, const MessageInfo& info,
                            where.folder, std::time(nullptr),
                            where.verp_recipient);
   bool created = false;
-  Outcome o = Store(mailbox_dn, message_dn, entry, &created);
+  std::string stored_dn;
+  Outcome o = Store(mailbox_dn, entry, &created, &stored_dn);
   if (!o.ok()) return {o, "", ""};
   // Only a new entry counts; a retry was counted when it was stored.
   if (config_.tracks_usage() && created) {
     CountUsage(store_, mailbox_dn, static_cast<long long>(raw.size()), 1);
   }
-  o = ConfirmStored(std::move(o), message_dn);
+  o = ConfirmStored(std::move(o), stored_dn);
   if (!o.ok()) return {o, "", ""};
-  return {o, message_dn, where.folder};
+  return {o, stored_dn, where.folder};
 }
 
 Outcome Delivery::ConfirmStored(Outcome stored, const std::string& message_dn) {
@@ -116,54 +120,112 @@ Outcome Delivery::CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
               std::to_string(size) + " bytes"};
 }
 
-Outcome Delivery::RefuseUnlessStored(Outcome refusal,
-                                     const std::string& message_dn) {
+Outcome Delivery::RefuseUnlessStored(
+    Outcome refusal, const std::vector<std::string>& message_dns,
+    std::string* stored_dn) {
   // Only on this rare path does the extra round trip happen.
-  SearchRequest request{message_dn, Scope::kBase, "(objectClass=*)", {}, 1};
-  std::vector<Entry> entries;
-  const DirResult r = store_.Search(request, &entries);
-  if (r.ok() && !entries.empty()) {
-    return Outcome::Sent("already stored as " + message_dn);
+  for (const std::string& dn : message_dns) {
+    SearchRequest request{dn, Scope::kBase, "(objectClass=*)", {}, 1};
+    std::vector<Entry> entries;
+    const DirResult r = store_.Search(request, &entries);
+    if (r.ok() && !entries.empty()) {
+      *stored_dn = dn;
+      return Outcome::Sent("already stored as " + dn);
+    }
   }
   return refusal;
 }
 
 Outcome Delivery::Store(const std::string& mailbox_dn,
-                        const std::string& message_dn,
-                        const MessageEntry& entry, bool* created) {
+                        const MessageEntry& entry, bool* created,
+                        std::string* stored_dn) {
   *created = false;
-  // Hot path: one add. The mailbox is created only when the add says it
-  // does not exist yet; a concurrent creator's entryAlreadyExists is fine.
-  DirResult r = AddMessage(message_dn, entry);
+  const std::string folder_dn = FolderDn(mailbox_dn, entry.folder());
+  *stored_dn = MessageDn(folder_dn, entry.key());
+  // Hot path: one add. The folder (and before it the mailbox) is created
+  // only when the add says it does not exist yet; a concurrent creator's
+  // entryAlreadyExists is fine.
+  DirResult r = AddMessage(*stored_dn, entry);
   if (r.no_such_object()) {
-    const auto cn = FirstRdnValue(mailbox_dn);
-    if (!cn) {
-      return {kDsnConfig, "mailbox_dn expands to an invalid DN: " + mailbox_dn};
-    }
-    std::vector<AttributeView> mailbox = {{"objectClass", {"mdaMailbox"}},
-                                          {"cn", {*cn}}};
-    if (config_.tracks_usage()) {
-      mailbox.push_back({"mdaMailboxSize", {"0"}});
-      mailbox.push_back({"mdaMessageCount", {"0"}});
-    }
-    const DirResult m = store_.Add(mailbox_dn, mailbox);
-    if (!m.ok() && !m.already_exists()) {
-      Outcome o = DirectoryFailure(DirOp::kAddMailbox, m, deadline_);
-      o.text = "creating mailbox " + mailbox_dn + ": " + o.text;
+    const DirResult f =
+        AddFolder(mailbox_dn, folder_dn, entry.folder(), entry.folder());
+    if (f.schema_refusal()) {
+      // A schema from before folders (no mdaMailFolder): the message
+      // goes right below the mailbox, where older ldapmda put it; the
+      // Dovecot driver moves it into its folder once the schema is new.
+      Log(LogLevel::kWarning,
+          "the directory's schema has no folders (mdaMailFolder): storing "
+          "below " +
+              mailbox_dn + "; load the current ldapmda.schema");
+      *stored_dn = FlatMessageDn(mailbox_dn, entry.key());
+      // slapd checked the schema before the parent: it may be missing.
+      if (Outcome o = CreateMailbox(mailbox_dn); !o.ok()) return o;
+    } else if (!f.ok() && !f.already_exists()) {
+      Outcome o = DirectoryFailure(DirOp::kAddMailbox, f, deadline_);
+      o.text = "creating folder " + folder_dn + ": " + o.text;
       return o;
     }
-    r = AddMessage(message_dn, entry);
+    r = AddMessage(*stored_dn, entry);
   }
   if (r.ok()) {
     *created = true;
-    return Outcome::Sent("stored as " + message_dn);
+    return Outcome::Sent("stored as " + *stored_dn);
   }
   if (r.already_exists()) {
-    return Outcome::Sent("already stored as " + message_dn);
+    return Outcome::Sent("already stored as " + *stored_dn);
   }
   Outcome o = DirectoryFailure(DirOp::kAddMessage, r, deadline_);
-  o.text = "storing below " + mailbox_dn + ": " + o.text;
+  o.text = "storing below " + ParentDn(*stored_dn) + ": " + o.text;
   return o;
+}
+
+DirResult Delivery::AddFolder(const std::string& mailbox_dn,
+                              const std::string& folder_dn,
+                              const std::string& id, const std::string& name) {
+  const FolderEntry entry(id, name,
+                          static_cast<std::uint32_t>(std::time(nullptr)));
+  DirResult r = store_.Add(folder_dn, entry.attributes());
+  if (r.no_such_object()) {
+    if (Outcome o = CreateMailbox(mailbox_dn); !o.ok()) {
+      // Reported as the folder's failure, with the mailbox's text.
+      r.message = o.text;
+      return r;
+    }
+    r = store_.Add(folder_dn, entry.attributes());
+  }
+  return r;
+}
+
+Outcome Delivery::CreateFolder(const std::string& mailbox_dn,
+                               const std::string& id, const std::string& name) {
+  const std::string folder_dn = FolderDn(mailbox_dn, id);
+  const DirResult r = AddFolder(mailbox_dn, folder_dn, id, name);
+  if (!r.ok() && !r.already_exists()) {
+    Outcome o = DirectoryFailure(DirOp::kAddMailbox, r, deadline_);
+    o.text = "creating folder " + folder_dn + ": " + o.text;
+    return o;
+  }
+  return Outcome::Ok("folder exists");
+}
+
+Outcome Delivery::CreateMailbox(const std::string& mailbox_dn) {
+  const auto cn = FirstRdnValue(mailbox_dn);
+  if (!cn) {
+    return {kDsnConfig, "mailbox_dn expands to an invalid DN: " + mailbox_dn};
+  }
+  std::vector<AttributeView> mailbox = {{"objectClass", {oc::kMailbox}},
+                                        {"cn", {*cn}}};
+  if (config_.tracks_usage()) {
+    mailbox.push_back({at::kMailboxSize, {"0"}});
+    mailbox.push_back({at::kMessageCount, {"0"}});
+  }
+  const DirResult r = store_.Add(mailbox_dn, mailbox);
+  if (!r.ok() && !r.already_exists()) {
+    Outcome o = DirectoryFailure(DirOp::kAddMailbox, r, deadline_);
+    o.text = "creating mailbox " + mailbox_dn + ": " + o.text;
+    return o;
+  }
+  return Outcome::Ok("mailbox exists");
 }
 
 DirResult Delivery::AddMessage(const std::string& message_dn,

@@ -9,7 +9,7 @@ namespace ldapmda {
 const std::vector<std::string>& Entry::All(std::string_view name) const {
   static const std::vector<std::string> none;
   for (const auto& a : attributes) {
-    if (AsciiLower(a.name) == AsciiLower(name)) return a.values;
+    if (EqualsIgnoreCase(a.name, name)) return a.values;
   }
   return none;
 }
@@ -18,6 +18,17 @@ const std::string& Entry::First(std::string_view name) const {
   static const std::string empty;
   const std::vector<std::string>& values = All(name);
   return values.empty() ? empty : values.front();
+}
+
+DirResult Directory::SearchMany(const std::vector<SearchRequest>& requests,
+                                std::vector<std::vector<Entry>>* entries,
+                                std::vector<DirResult>* results) {
+  entries->assign(requests.size(), {});
+  results->assign(requests.size(), {});
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    (*results)[i] = Search(requests[i], &(*entries)[i]);
+  }
+  return {};
 }
 
 std::string DirResult::Describe() const {

@@ -11,6 +11,7 @@ namespace {
 
 LogTarget g_target = LogTarget::kSyslog;
 bool g_syslog_open = false;
+LogSink g_sink = nullptr;
 
 int Priority(LogLevel level) {
   switch (level) {
@@ -46,8 +47,14 @@ void OpenLog(LogTarget target) {
   }
 }
 
+void SetLogSink(LogSink sink) { g_sink = sink; }
+
 void Log(LogLevel level, std::string_view text) {
   const std::string line = OneLine(text);
+  if (g_sink != nullptr) {
+    g_sink(level, line);
+    return;
+  }
   if (g_target == LogTarget::kStderr) {
     std::fprintf(stderr, "ldapmda: %s\n", line.c_str());
     return;

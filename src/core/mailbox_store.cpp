@@ -3,6 +3,7 @@
 #include "ldapmda/mailbox_store.h"
 
 #include "ldapmda/escape.h"
+#include "ldapmda/folder_store.h"
 #include "ldapmda/layout.h"
 #include "ldapmda/ldap_syntax.h"
 #include "ldapmda/recipient.h"
@@ -140,10 +141,6 @@ Outcome MailboxStore::Open(const std::string& address) {
   return Outcome::Ok("mailbox " + mailbox_dn_);
 }
 
-std::string MailboxStore::MessageDn(const std::string& key) const {
-  return ldapmda::MessageDn(mailbox_dn_, key);
-}
-
 Outcome MailboxStore::Failure(DirOp op, const DirResult& result,
                               const std::string& doing) const {
   Outcome o = DirectoryFailure(op, result, deadline_);
@@ -154,7 +151,9 @@ Outcome MailboxStore::Failure(DirOp op, const DirResult& result,
 Outcome MailboxStore::Search(const std::string& filter,
                              const std::vector<std::string>& attributes,
                              std::vector<Entry>* entries) {
-  const SearchRequest request{mailbox_dn_, Scope::kOne, filter,
+  // Messages are below their folders (and, stored by an ldapmda from
+  // before folders, right below the mailbox).
+  const SearchRequest request{mailbox_dn_, Scope::kSub, filter,
                               attributes,  0,           kMailboxPageSize};
   const DirResult r = directory_.Search(request, entries);
   if (r.no_such_object()) {
@@ -207,15 +206,10 @@ Outcome MailboxStore::Keys(std::unordered_set<std::string>* keys) {
 Outcome MailboxStore::Read(const std::string& key,
                            const std::vector<std::string>& attrs,
                            std::vector<Entry>* entries) {
-  const SearchRequest request{
-      MessageDn(key), Scope::kBase, "(objectClass=mdaMessage)", attrs, 1, 0};
-  const DirResult r = directory_.Search(request, entries);
-  if (r.no_such_object()) {
-    entries->clear();
-    return Outcome::Ok("no such message");
-  }
-  if (!r.ok()) return Failure(DirOp::kSearch, r, "reading " + MessageDn(key));
-  return Outcome::Ok("read");
+  // A message copied into another folder has the same key there.
+  return Search("(&(objectClass=" + std::string(oc::kMessage) + ")(" +
+                    at::kKey + "=" + EscapeFilterValue(key) + "))",
+                attrs, entries);
 }
 
 Outcome MailboxStore::Get(const std::string& key, StoredMessage* out,
@@ -236,20 +230,27 @@ Outcome MailboxStore::ReadRaw(const std::string& key, std::string* raw,
   return o;
 }
 
-Outcome MailboxStore::Add(const std::string& key, const MessageEntry& entry,
-                          bool* created) {
+Outcome MailboxStore::Add(const MessageEntry& entry, bool* created) {
   // Exactly as a delivery stores, without its policy checks.
   Delivery delivery(config_, directory_, directory_, deadline_);
-  return delivery.Store(mailbox_dn_, MessageDn(key), entry, created);
+  std::string dn;
+  return delivery.Store(mailbox_dn_, entry, created, &dn);
 }
 
 Outcome MailboxStore::Delete(const std::string& key, bool* found) {
   *found = false;
-  const DirResult r = directory_.Delete(MessageDn(key));
-  if (r.no_such_object()) return Outcome::Ok("no such message");
-  if (!r.ok()) return Failure(DirOp::kDelete, r, "deleting " + MessageDn(key));
-  *found = true;
-  return Outcome::Ok("deleted");
+  std::vector<Entry> entries;
+  if (Outcome o = Read(key, {}, &entries); !o.ok()) return o;
+  for (const Entry& e : entries) {
+    // Through RemoveMessage, so that IMAP servers see the removal.
+    const StoreResult s =
+        RemoveMessage(directory_, deadline_, e.dn, ParentDn(e.dn));
+    if (s.status == StoreStatus::kNotFound) continue;
+    if (!s.ok())
+      return {kDsnDirectoryUnavailable, "deleting " + e.dn + ": " + s.text};
+    *found = true;
+  }
+  return Outcome::Ok(*found ? "deleted" : "no such message");
 }
 
 Outcome MailboxStore::RecountUsage(Usage* after) {

@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "core/mime.h"
@@ -71,6 +72,28 @@ std::optional<std::string> Addresses(GMimeMessage* message, const char* header,
 }  // namespace
 
 void InitMessageLibrary() { InitMime(); }
+
+std::string ReturnPathSender(std::string_view raw) {
+  std::size_t pos = 0;
+  while (pos < raw.size()) {
+    const std::size_t eol = std::min(raw.find('\n', pos), raw.size());
+    std::string_view line = raw.substr(pos, eol - pos);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.empty()) break;  // the end of the header
+    if (line.size() > 12 && AsciiLower(line.substr(0, 12)) == "return-path:") {
+      std::string_view v = line.substr(12);
+      const std::size_t open = v.find('<'), close = v.rfind('>');
+      if (open != std::string_view::npos && close != std::string_view::npos &&
+          open < close) {
+        return std::string(v.substr(open + 1, close - open - 1));
+      }
+      v.remove_prefix(std::min(v.find_first_not_of(" \t"), v.size()));
+      return std::string(v.substr(0, v.find_first_of(" \t")));
+    }
+    pos = eol + 1;
+  }
+  return "";
+}
 
 MessageInfo ParseMessage(std::string_view raw) {
   InitMessageLibrary();

@@ -40,7 +40,8 @@ MessageEntry::MessageEntry(std::string_view key, std::string_view raw,
                            const MessageInfo& info, const Envelope& envelope,
                            std::string_view recipient, std::string_view folder,
                            std::time_t delivered_at,
-                           std::string_view verp_recipient) {
+                           std::string_view verp_recipient)
+    : key_(key), folder_(folder) {
   Add("objectClass", "mdaMessage");
   Add("mdaKey", key);
   attributes_.push_back({"mdaRawMessage", {raw}});  // a view, never a copy
@@ -159,6 +160,21 @@ void MessageEntry::Add(std::string name, std::string_view value) {
 void MessageEntry::AddText(std::string name,
                            const std::optional<std::string>& value) {
   if (value) Add(std::move(name), *value);
+}
+
+FolderEntry::FolderEntry(std::string id, std::string name,
+                         std::uint32_t uid_validity)
+    : id_(std::move(id)),
+      name_(std::move(name)),
+      uid_validity_(std::to_string(uid_validity)) {}
+
+std::vector<AttributeView> FolderEntry::attributes() const {
+  return {{"objectClass", {oc::kMailFolder}},
+          {at::kFolder, {id_}},
+          {at::kFolderName, {name_}},
+          {at::kUidValidity, {uid_validity_}},
+          {at::kUidNext, {"1"}},
+          {at::kRemovals, {"0"}}};
 }
 
 }  // namespace ldapmda

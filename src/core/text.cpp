@@ -15,6 +15,10 @@ using GString = std::unique_ptr<char, GFree>;
 
 bool IsControl(gunichar c) { return c < 0x20 || (c >= 0x7F && c < 0xA0); }
 
+char AsciiLowerChar(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 }  // namespace
 
 std::optional<std::string> SanitizeText(std::string_view text,
@@ -86,10 +90,16 @@ std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
 
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  for (char& c : out) c = AsciiLowerChar(c);
   return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLowerChar(a[i]) != AsciiLowerChar(b[i])) return false;
+  }
+  return true;
 }
 
 std::optional<std::time_t> ParseGeneralizedTime(std::string_view text) {

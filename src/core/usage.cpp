@@ -76,9 +76,10 @@ Outcome ReadUsage(Directory& directory, const std::string& mailbox_dn,
 Outcome RecountMailbox(Directory& directory, const std::string& mailbox_dn,
                        const Deadline& deadline, Usage* after) {
   *after = {};
-  // Paged, so that server size limits do not cut a large mailbox short.
+  // Paged, so that server size limits do not cut a large mailbox short;
+  // every folder, and messages an older ldapmda stored right below.
   SearchRequest request{mailbox_dn,
-                        Scope::kOne,
+                        Scope::kSub,
                         std::string("(objectClass=") + oc::kMessage + ")",
                         {at::kSize},
                         0,

@@ -102,6 +102,39 @@ DirStatus StatusOf(int code) {
   }
 }
 
+int ModOp(Modification::Op op) {
+  switch (op) {
+    case Modification::Op::kIncrement:
+      return LDAP_MOD_INCREMENT;
+    case Modification::Op::kAdd:
+      return LDAP_MOD_ADD;
+    case Modification::Op::kDelete:
+      return LDAP_MOD_DELETE;
+    case Modification::Op::kReplace:
+      break;
+  }
+  return LDAP_MOD_REPLACE;
+}
+
+// The first RDN of `dn` as a string, for a rename that keeps it; "" when
+// `dn` does not parse.
+std::string FirstRdn(const std::string& dn) {
+  LDAPDN parsed = nullptr;
+  if (ldap_str2dn(dn.c_str(), &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+      parsed == nullptr || parsed[0] == nullptr) {
+    if (parsed) ldap_dnfree(parsed);
+    return "";
+  }
+  char* text = nullptr;
+  std::string rdn;
+  if (ldap_rdn2str(parsed[0], &text, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS) {
+    rdn = text;
+    ldap_memfree(text);
+  }
+  ldap_dnfree(parsed);
+  return rdn;
+}
+
 timeval ToTimeval(std::chrono::milliseconds ms) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
@@ -382,23 +415,45 @@ class LdapDirectory::Impl {
   std::string current_uri_;
 
   friend class LdapDirectory;
+  // A paged-results cookie; empty before the first page and after the
+  // last.
+  struct Cookie {
+    berval value{0, nullptr};
+    Cookie() = default;
+    Cookie(const Cookie&) = delete;
+    Cookie& operator=(const Cookie&) = delete;
+    ~Cookie() { ber_memfree(value.bv_val); }
+    bool empty() const { return value.bv_len == 0; }
+  };
   DirResult DoSearch(LDAP* ld, const SearchRequest& req,
                      std::vector<Entry>* entries);
+  DirResult DoSearchMany(LDAP* ld, const std::vector<SearchRequest>& requests,
+                         std::vector<std::vector<Entry>>* entries,
+                         std::vector<DirResult>* results);
+  // Sends one search (the page after `cookie` when paged) without waiting.
+  DirResult SendSearch(LDAP* ld, const SearchRequest& req, const Cookie& cookie,
+                       int* msgid);
+  // Waits for the whole answer to search `msgid`, appends its entries to
+  // `entries` and, when `cookie` is given, sets it to the next page's.
+  DirResult ReadSearch(LDAP* ld, int msgid, std::vector<Entry>* entries,
+                       Cookie* cookie);
+  // The rest of a paged search whose first page was read.
+  DirResult ReadRemainingPages(LDAP* ld, const SearchRequest& req,
+                               Cookie* cookie, std::vector<Entry>* entries);
   DirResult DoAdd(LDAP* ld, const std::string& dn,
                   const std::vector<AttributeView>& attributes);
+  // With `permissive`, the permissive-modify control: adding a value
+  // that is there or deleting one that is not is no error.
   DirResult DoModify(LDAP* ld, const std::string& dn,
-                     const std::vector<Modification>& changes);
+                     const std::vector<Modification>& changes, bool permissive);
   static void CollectEntries(LDAP* ld, LDAPMessage* res,
                              std::vector<Entry>* entries);
-  // Replaces `cookie` with the paged-results cookie of `res`; empty when
-  // this was the last page.
-  static int NextPageCookie(LDAP* ld, LDAPMessage* res, berval* cookie);
 };
 
-DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
-                                        std::vector<Entry>* entries) {
-  entries->clear();
-  // "1.1" asks for no attributes at all (RFC 4511 4.5.1.8).
+DirResult LdapDirectory::Impl::SendSearch(LDAP* ld, const SearchRequest& req,
+                                          const Cookie& cookie, int* msgid) {
+  // "1.1" asks for no attributes at all (RFC 4511 4.5.1.8). libldap
+  // encodes the request before it returns: nothing here must outlive it.
   std::vector<char*> attrs;
   std::string no_attrs = "1.1";
   for (const auto& a : req.attributes) {
@@ -406,40 +461,146 @@ DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
   }
   if (attrs.empty()) attrs.push_back(no_attrs.data());
   attrs.push_back(nullptr);
-
-  // Without paging this loop runs once; with it, once per page until the
-  // server's cookie comes back empty.
-  berval cookie{0, nullptr};
-  std::unique_ptr<berval, void (*)(berval*)> cookie_guard(
-      &cookie, [](berval* c) { ber_memfree(c->bv_val); });
-  for (;;) {
-    LDAPControl* page = nullptr;
-    if (req.page_size > 0) {
-      const int rc =
-          ldap_create_page_control(ld, req.page_size, &cookie, 0, &page);
-      if (rc != LDAP_SUCCESS) return Result(rc);
-    }
-    std::unique_ptr<LDAPControl, void (*)(LDAPControl*)> page_guard(
-        page, [](LDAPControl* c) {
-          if (c) ldap_control_free(c);
-        });
-    LDAPControl* server_controls[] = {page, nullptr};
-    timeval tv = ToTimeval(deadline_.Cap(config_.timeout));
-    LDAPMessage* raw = nullptr;
-    const int rc = ldap_search_ext_s(ld, req.base.c_str(), ScopeCode(req.scope),
-                                     req.filter.c_str(), attrs.data(), 0,
-                                     page ? server_controls : nullptr, nullptr,
-                                     &tv, req.size_limit, &raw);
-    MessagePtr res(raw);
-    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Result(rc);
-    CollectEntries(ld, res.get(), entries);
-    if (req.page_size <= 0 || rc != LDAP_SUCCESS) return LdapResult(rc, "");
-    if (int prc = NextPageCookie(ld, res.get(), &cookie); prc != LDAP_SUCCESS) {
-      return Result(prc);
-    }
-    if (cookie.bv_len == 0) return {};
-    if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+  LDAPControl* page = nullptr;
+  if (req.page_size > 0) {
+    berval value = cookie.value;
+    const int rc =
+        ldap_create_page_control(ld, req.page_size, &value, 0, &page);
+    if (rc != LDAP_SUCCESS) return Result(rc);
   }
+  std::unique_ptr<LDAPControl, void (*)(LDAPControl*)> page_guard(
+      page, [](LDAPControl* c) {
+        if (c) ldap_control_free(c);
+      });
+  LDAPControl* server_controls[] = {page, nullptr};
+  timeval tv = ToTimeval(deadline_.Cap(config_.timeout));
+  return Result(ldap_search_ext(ld, req.base.c_str(), ScopeCode(req.scope),
+                                req.filter.c_str(), attrs.data(), 0,
+                                page ? server_controls : nullptr, nullptr, &tv,
+                                req.size_limit, msgid));
+}
+
+DirResult LdapDirectory::Impl::ReadSearch(LDAP* ld, int msgid,
+                                          std::vector<Entry>* entries,
+                                          Cookie* cookie) {
+  timeval tv = ToTimeval(deadline_.Cap(config_.timeout));
+  LDAPMessage* raw = nullptr;
+  const int got = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &raw);
+  MessagePtr res(raw);
+  if (got == 0) {
+    ldap_abandon_ext(ld, msgid, nullptr, nullptr);
+    return LdapResult(LDAP_TIMEOUT, "no answer in time");
+  }
+  if (got < 0) {
+    int code = LDAP_SERVER_DOWN;
+    ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &code);
+    return Result(code);
+  }
+  CollectEntries(ld, res.get(), entries);
+  int code = LDAP_OTHER;
+  char* text = nullptr;
+  LDAPControl** controls = nullptr;
+  const int rc = ldap_parse_result(ld, res.get(), &code, nullptr, &text,
+                                   nullptr, cookie ? &controls : nullptr, 0);
+  LdapString text_guard(text);
+  std::unique_ptr<LDAPControl*, void (*)(LDAPControl**)> controls_guard(
+      controls, [](LDAPControl** c) { ldap_controls_free(c); });
+  if (rc != LDAP_SUCCESS) return Result(rc);
+  DirResult r = LdapResult(code, text ? text : "");
+  if (cookie == nullptr || code != LDAP_SUCCESS) return r;
+  ber_memfree(cookie->value.bv_val);
+  cookie->value = {0, nullptr};
+  // A server that ignores paging returned everything at once.
+  LDAPControl* response =
+      ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, controls, nullptr);
+  if (response == nullptr) return r;
+  ber_int_t estimate = 0;
+  if (int prc = ldap_parse_pageresponse_control(ld, response, &estimate,
+                                                &cookie->value);
+      prc != LDAP_SUCCESS) {
+    return Result(prc);
+  }
+  return r;
+}
+
+DirResult LdapDirectory::Impl::ReadRemainingPages(LDAP* ld,
+                                                  const SearchRequest& req,
+                                                  Cookie* cookie,
+                                                  std::vector<Entry>* entries) {
+  while (!cookie->empty()) {
+    if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
+    int msgid = -1;
+    if (DirResult r = SendSearch(ld, req, *cookie, &msgid); !r.ok()) return r;
+    if (DirResult r = ReadSearch(ld, msgid, entries, cookie); !r.ok()) {
+      return r;
+    }
+  }
+  return {};
+}
+
+DirResult LdapDirectory::Impl::DoSearch(LDAP* ld, const SearchRequest& req,
+                                        std::vector<Entry>* entries) {
+  entries->clear();
+  Cookie cookie;
+  int msgid = -1;
+  if (DirResult r = SendSearch(ld, req, cookie, &msgid); !r.ok()) return r;
+  DirResult r =
+      ReadSearch(ld, msgid, entries, req.page_size > 0 ? &cookie : nullptr);
+  if (!r.ok()) return r;
+  return ReadRemainingPages(ld, req, &cookie, entries);
+}
+
+DirResult LdapDirectory::Impl::DoSearchMany(
+    LDAP* ld, const std::vector<SearchRequest>& requests,
+    std::vector<std::vector<Entry>>* entries, std::vector<DirResult>* results) {
+  const std::size_t n = requests.size();
+  entries->assign(n, {});
+  results->assign(n, {});
+  const Cookie none;
+  std::vector<int> msgids;
+  msgids.reserve(n);
+  // Answers not waited for are abandoned; when the connection is dropped
+  // anyway that costs nothing.
+  auto fail = [&](std::size_t from, const DirResult& r) {
+    for (std::size_t i = from; i < msgids.size(); ++i) {
+      ldap_abandon_ext(ld, msgids[i], nullptr, nullptr);
+    }
+    results->assign(n, r);
+    return r;
+  };
+  // slapd keeps one paged search per connection (a second one's first
+  // page ends the first one's cookie), so paged requests are not
+  // overlapped: the others go out at once, the paged ones after them,
+  // each read to its last page before the next.
+  std::vector<std::size_t> sent;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (requests[i].page_size > 0) continue;
+    int msgid = -1;
+    if (DirResult r = SendSearch(ld, requests[i], none, &msgid); !r.ok()) {
+      return fail(0, r);
+    }
+    msgids.push_back(msgid);
+    sent.push_back(i);
+  }
+  for (std::size_t k = 0; k < sent.size(); ++k) {
+    const std::size_t i = sent[k];
+    DirResult r = ReadSearch(ld, msgids[k], &(*entries)[i], nullptr);
+    // No answer at all: the connection, not the request.
+    if (r.code < 0) return fail(k + 1, r);
+    (*results)[i] = std::move(r);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (requests[i].page_size <= 0) continue;
+    DirResult r = DoSearch(ld, requests[i], &(*entries)[i]);
+    if (r.code < 0) return fail(msgids.size(), r);
+    (*results)[i] = std::move(r);
+  }
+  // A server that cannot answer (busy, read-only...): all of it again on
+  // the next one.
+  for (const DirResult& r : *results) {
+    if (IsFailover(r.code)) return r;
+  }
+  return {};
 }
 
 void LdapDirectory::Impl::CollectEntries(LDAP* ld, LDAPMessage* res,
@@ -464,26 +625,9 @@ void LdapDirectory::Impl::CollectEntries(LDAP* ld, LDAPMessage* res,
   }
 }
 
-int LdapDirectory::Impl::NextPageCookie(LDAP* ld, LDAPMessage* res,
-                                        berval* cookie) {
-  LDAPControl** controls = nullptr;
-  int rc = ldap_parse_result(ld, res, nullptr, nullptr, nullptr, nullptr,
-                             &controls, 0);
-  if (rc != LDAP_SUCCESS) return rc;
-  std::unique_ptr<LDAPControl*, void (*)(LDAPControl**)> guard(
-      controls, [](LDAPControl** c) { ldap_controls_free(c); });
-  LDAPControl* response =
-      ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, controls, nullptr);
-  ber_memfree(cookie->bv_val);
-  *cookie = {0, nullptr};
-  // A server that ignores paging returned everything at once.
-  if (response == nullptr) return LDAP_SUCCESS;
-  ber_int_t estimate = 0;
-  return ldap_parse_pageresponse_control(ld, response, &estimate, cookie);
-}
-
 DirResult LdapDirectory::Impl::DoModify(
-    LDAP* ld, const std::string& dn, const std::vector<Modification>& changes) {
+    LDAP* ld, const std::string& dn, const std::vector<Modification>& changes,
+    bool permissive) {
   std::vector<std::vector<berval>> values(changes.size());
   std::vector<std::vector<berval*>> value_ptrs(changes.size());
   std::vector<LDAPMod> mods(changes.size());
@@ -494,17 +638,19 @@ DirResult LdapDirectory::Impl::DoModify(
     }
     for (auto& bv : values[i]) value_ptrs[i].push_back(&bv);
     value_ptrs[i].push_back(nullptr);
-    const int op = changes[i].op == Modification::Op::kIncrement
-                       ? LDAP_MOD_INCREMENT
-                       : LDAP_MOD_REPLACE;
+    const int op = ModOp(changes[i].op);
     mods[i].mod_op = op | LDAP_MOD_BVALUES;
     mods[i].mod_type = const_cast<char*>(changes[i].name.c_str());
     mods[i].mod_bvalues = value_ptrs[i].data();
     mod_ptrs.push_back(&mods[i]);
   }
   mod_ptrs.push_back(nullptr);
-  return Result(
-      ldap_modify_ext_s(ld, dn.c_str(), mod_ptrs.data(), nullptr, nullptr));
+  LDAPControl control{};
+  control.ldctl_oid = const_cast<char*>(LDAP_CONTROL_X_PERMISSIVE_MODIFY);
+  control.ldctl_iscritical = 1;  // never silently without it
+  LDAPControl* controls[] = {&control, nullptr};
+  return Result(ldap_modify_ext_s(ld, dn.c_str(), mod_ptrs.data(),
+                                  permissive ? controls : nullptr, nullptr));
 }
 
 DirResult LdapDirectory::Impl::DoAdd(
@@ -549,6 +695,19 @@ DirResult LdapDirectory::Search(const SearchRequest& request,
       [&](LDAP* ld) { return impl_->DoSearch(ld, request, entries); });
 }
 
+DirResult LdapDirectory::SearchMany(const std::vector<SearchRequest>& requests,
+                                    std::vector<std::vector<Entry>>* entries,
+                                    std::vector<DirResult>* results) {
+  if (requests.empty()) {
+    entries->clear();
+    results->clear();
+    return {};
+  }
+  return impl_->WithFailover([&](LDAP* ld) {
+    return impl_->DoSearchMany(ld, requests, entries, results);
+  });
+}
+
 DirResult LdapDirectory::Add(const std::string& dn,
                              const std::vector<AttributeView>& attributes) {
   return impl_->WithFailover(
@@ -558,12 +717,28 @@ DirResult LdapDirectory::Add(const std::string& dn,
 DirResult LdapDirectory::Modify(const std::string& dn,
                                 const std::vector<Modification>& changes) {
   return impl_->WithFailover(
-      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes); });
+      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes, false); });
+}
+
+DirResult LdapDirectory::ModifyPermissive(
+    const std::string& dn, const std::vector<Modification>& changes) {
+  return impl_->WithFailover(
+      [&](LDAP* ld) { return impl_->DoModify(ld, dn, changes, true); });
 }
 
 DirResult LdapDirectory::Delete(const std::string& dn) {
   return impl_->WithFailover([&](LDAP* ld) {
     return impl_->Result(ldap_delete_ext_s(ld, dn.c_str(), nullptr, nullptr));
+  });
+}
+
+DirResult LdapDirectory::Move(const std::string& dn,
+                              const std::string& new_parent) {
+  const std::string rdn = FirstRdn(dn);
+  if (rdn.empty()) return LdapResult(LDAP_INVALID_DN_SYNTAX, "moving " + dn);
+  return impl_->WithFailover([&](LDAP* ld) {
+    return impl_->Result(ldap_rename_s(
+        ld, dn.c_str(), rdn.c_str(), new_parent.c_str(), 1, nullptr, nullptr));
   });
 }
 

@@ -31,11 +31,17 @@ class LdapDirectory : public Directory {
 
   DirResult Search(const SearchRequest& request,
                    std::vector<Entry>* entries) override;
+  DirResult SearchMany(const std::vector<SearchRequest>& requests,
+                       std::vector<std::vector<Entry>>* entries,
+                       std::vector<DirResult>* results) override;
   DirResult Add(const std::string& dn,
                 const std::vector<AttributeView>& attributes) override;
   DirResult Modify(const std::string& dn,
                    const std::vector<Modification>& changes) override;
+  DirResult ModifyPermissive(const std::string& dn,
+                             const std::vector<Modification>& changes) override;
   DirResult Delete(const std::string& dn) override;
+  DirResult Move(const std::string& dn, const std::string& new_parent) override;
 
  private:
   class Impl;

@@ -207,29 +207,6 @@ std::string LoadRaw(const ImportItem& item) {
   return std::string(file.data());
 }
 
-// The envelope sender in a Return-Path header; "" when there is none.
-std::string ReturnPathSender(std::string_view raw) {
-  std::size_t pos = 0;
-  while (pos < raw.size()) {
-    const std::size_t eol = std::min(raw.find('\n', pos), raw.size());
-    std::string_view line = raw.substr(pos, eol - pos);
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    if (line.empty()) break;  // the end of the header
-    if (line.size() > 12 && AsciiLower(line.substr(0, 12)) == "return-path:") {
-      std::string_view v = line.substr(12);
-      const std::size_t open = v.find('<'), close = v.rfind('>');
-      if (open != std::string_view::npos && close != std::string_view::npos &&
-          open < close) {
-        return std::string(v.substr(open + 1, close - open - 1));
-      }
-      v.remove_prefix(std::min(v.find_first_not_of(" \t"), v.size()));
-      return std::string(v.substr(0, v.find_first_of(" \t")));
-    }
-    pos = eol + 1;
-  }
-  return "";
-}
-
 std::vector<ImportItem> MboxItems(const std::vector<MboxMessage>& messages,
                                   const std::string& folder) {
   std::vector<ImportItem> items;
@@ -297,7 +274,7 @@ Outcome ImportOne(const ImportItem& item, const Config& config,
   const MessageEntry entry(key, raw, ParseMessage(raw), envelope,
                            store.address(), item.folder, item.time);
   bool created = false;
-  Outcome o = store.Add(key, entry, &created);
+  Outcome o = store.Add(entry, &created);
   if (o.ok()) {
     ++(created ? counts.imported : counts.present);
     keys.insert(key);

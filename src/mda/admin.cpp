@@ -138,17 +138,17 @@ std::string Probe(Delivery& delivery, Directory& store,
                   const std::string& mailbox_dn, const std::string& address,
                   std::size_t size, ReplicaConfirmer* confirmer = nullptr,
                   CheckReport* report = nullptr) {
-  const std::string dn = MessageDn(mailbox_dn, kProbeKey);
   std::string raw = "Subject: ldapmda --check probe\n\n";
   if (size > raw.size()) raw.resize(size, 'x');
   const MessageEntry entry(kProbeKey, raw, ParseMessage(raw), {"", "", "", ""},
-                           address, "INBOX", std::time(nullptr));
+                           address, kInbox, std::time(nullptr));
   bool created = false;
-  Outcome o = delivery.Store(mailbox_dn, dn, entry, &created);
+  std::string dn;
+  Outcome o = delivery.Store(mailbox_dn, entry, &created, &dn);
   if (o.ok() && !created) {
     // A probe left behind by an interrupted check: replace it.
     store.Delete(dn);
-    o = delivery.Store(mailbox_dn, dn, entry, &created);
+    o = delivery.Store(mailbox_dn, entry, &created, &dn);
   }
   if (!o.ok()) return "add: " + o.text;
   if (confirmer != nullptr && report != nullptr) {

@@ -181,7 +181,7 @@ void CheckDnEscape(const std::string& value) {
              e);
 }
 
-// What escape.h documents for ParseAddress.
+// What address.h documents for ParseAddress.
 std::optional<ldapmda::Address> ExpectedAddress(const std::string& a) {
   if (a.empty() || a.size() > 1024) return std::nullopt;
   for (char ch : a) {
@@ -189,9 +189,9 @@ std::optional<ldapmda::Address> ExpectedAddress(const std::string& a) {
     if (c < 0x20 || c == 0x7F) return std::nullopt;
   }
   const auto at = a.rfind('@');
-  if (at == std::string::npos) return ldapmda::Address{a, ""};
+  if (at == std::string::npos) return ldapmda::Address{a, a, ""};
   if (at == 0 || at + 1 == a.size()) return std::nullopt;
-  return ldapmda::Address{a.substr(0, at), a.substr(at + 1)};
+  return ldapmda::Address{a, a.substr(0, at), a.substr(at + 1)};
 }
 
 void CheckParseAddress(const std::string& address) {
@@ -199,7 +199,8 @@ void CheckParseAddress(const std::string& address) {
   const auto want = ExpectedAddress(address);
   FUZZ_CHECK(got.has_value() == want.has_value(), address);
   if (got) {
-    FUZZ_CHECK(got->local == want->local && got->domain == want->domain,
+    FUZZ_CHECK(got->text == want->text && got->local == want->local &&
+                   got->domain == want->domain,
                address);
   }
 }

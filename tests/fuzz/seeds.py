@@ -11,6 +11,8 @@ OUT/address  addresses with templates, in fuzz_address's input format
 OUT/config   conf/ldapmda.conf and variants, in fuzz_config's format
              (the file, then "\\0\\n" and -o overrides, one a line)
 OUT/lmtp     scripted LMTP sessions, in fuzz_lmtp's format
+OUT/folder   folder names and flag sets, in fuzz_folder's format (the
+             name; or the flag bits, then keywords separated by NULs)
 
 Nothing is written into the source tree.
 """
@@ -201,6 +203,17 @@ def lmtp(out):
     return len(SESSIONS)
 
 
+FOLDERS = [b"INBOX", b"lists", b"Archive/2026", b"x,cn=mailbox,uid=bob",
+           b"#hash", b" lead", b"trail ", b"caf\xc3\xa9", b"a\\b+c=d<e>;f\"g",
+           b"\x0f\\Seen\0$Label1\0$label1\0Junk Mail\0\\Deleted"]
+
+
+def folders(out):
+    for f in FOLDERS:
+        write(out, f)
+    return len(FOLDERS)
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -212,6 +225,7 @@ def main():
         "address": addresses(os.path.join(out, "address")),
         "config": configs(os.path.join(out, "config")),
         "lmtp": lmtp(os.path.join(out, "lmtp")),
+        "folder": folders(os.path.join(out, "folder")),
     }
     print("seeds: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 

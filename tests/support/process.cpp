@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -422,11 +423,34 @@ std::string TempDir::File(std::string_view name) const {
   return path_ + "/" + std::string(name);
 }
 
+std::string TempDir::Release() { return std::exchange(path_, {}); }
+
 void TempDir::Remove() noexcept {
   if (path_.empty()) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
   path_.clear();
+}
+
+UniqueFd BlockTerminationSignals(std::initializer_list<int> extra) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    // Ignored on entry stays ignored, as a shell wants it for a background
+    // job (SIGINT) and nohup for SIGHUP: a blocked signal would still be
+    // queued and read.
+    struct sigaction current {};
+    if (sigaction(sig, nullptr, &current) == 0 &&
+        current.sa_handler == SIG_IGN) {
+      continue;
+    }
+    sigaddset(&set, sig);
+  }
+  for (const int sig : extra) sigaddset(&set, sig);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) ThrowErrno("sigprocmask");
+  UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("signalfd");
+  return fd;
 }
 
 int FreeTcpPort() {

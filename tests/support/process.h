@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,11 +110,21 @@ class TempDir {
   const std::string& path() const { return path_; }
   // path() + "/" + name.
   std::string File(std::string_view name) const;
+  // Gives the directory up: it stays when this object goes. Returns its
+  // path; path() is empty afterwards.
+  std::string Release();
 
  private:
   void Remove() noexcept;
   std::string path_;
 };
+
+// Blocks SIGINT, SIGTERM and SIGHUP (those not ignored on entry), and
+// the `extra` signals, in the calling thread (a program's only one) and
+// returns a signalfd that reads them: a program waits on it for the end
+// and lets its destructors clean up. Children started here get their
+// signals unblocked again. Throws std::runtime_error.
+UniqueFd BlockTerminationSignals(std::initializer_list<int> extra = {});
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read
 // the port back, close). Throws std::runtime_error.

@@ -37,6 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kSlapd[] = "/usr/sbin/slapd";
 constexpr char kSlapadd[] = "/usr/sbin/slapadd";
+constexpr char kSlappasswd[] = "/usr/sbin/slappasswd";
 constexpr char kProjectSchema[] = LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema";
 constexpr char kMultiProviderConf[] =
     LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.conf";
@@ -93,6 +94,14 @@ bool CanConnectUnix(const std::string& path) {
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
+// Whether `value` can stand in slapd.conf as it is, quoted or not.
+bool FitsSlapdConf(const std::string& value) {
+  return !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '"' ||
+           c == '\\';
+  });
+}
+
 [[noreturn]] void TemplateChanged(const std::string& file,
                                   const std::string& what) {
   throw std::runtime_error(file + " no longer contains \"" + what +
@@ -143,6 +152,9 @@ SlapdServer::SlapdServer(SlapdOptions options) : options_(std::move(options)) {
     throw std::runtime_error("socket path too long: " + ldapi_path());
   }
   std::filesystem::create_directory(dir_.File("data"));
+  stored_admin_password_ = Stored(options_.admin_password);
+  stored_service_password_ = Stored(options_.service_password);
+  stored_replicator_password_ = Stored(options_.replicator_password);
   port_ = options_.port;  // the config names it only when it is fixed
   WriteConfig();
   if (options_.port != 0) {
@@ -169,6 +181,7 @@ SlapdServer::~SlapdServer() {
     Stop();
   } catch (...) {  // NOLINT(bugprone-empty-catch): nothing left to do
   }
+  if (options_.keep_dir) dir_.Release();
 }
 
 void SlapdServer::CheckOptions() const {
@@ -177,6 +190,12 @@ void SlapdServer::CheckOptions() const {
     if (!ok) throw std::invalid_argument(std::string("SlapdOptions: ") + what);
   };
   require(o.port >= 0 && o.port < 65536, "bad port");
+  for (const std::string* pw :
+       {&o.admin_password, &o.service_password, &o.replicator_password}) {
+    require(FitsSlapdConf(*pw),
+            "passwords must be non-empty, without white space, quotes or "
+            "backslashes");
+  }
   require(!o.cn_config || o.mode == SlapdMode::kProvider,
           "cn_config needs kProvider");
   if (o.mode == SlapdMode::kProvider) {
@@ -200,6 +219,23 @@ void SlapdServer::CheckOptions() const {
   require(!tls || o.mode != SlapdMode::kProvider, "no TLS with kProvider");
   require(!o.ldaps || (!o.tls_cert_file.empty() && !o.tls_key_file.empty()),
           "ldaps needs tls_cert_file and tls_key_file");
+}
+
+std::string SlapdServer::Stored(const std::string& password) const {
+  if (!options_.hash_passwords) return password;
+  // From a file, not argv, which other local users could read.
+  const std::string file = dir_.File("password");
+  WriteFile(file, password, 0600);
+  const ProcessResult r =
+      RunProcess({kSlappasswd, "-h", "{SSHA}", "-T", file}, "");
+  std::filesystem::remove(file);
+  const std::string hash = r.out.substr(0, r.out.find('\n'));
+  if (r.exit_code != 0 || hash.rfind("{SSHA}", 0) != 0) {
+    throw std::runtime_error("SlapdServer: slappasswd failed (exit " +
+                             std::to_string(r.exit_code) + "): " + r.out +
+                             r.err);
+  }
+  return hash;
 }
 
 void SlapdServer::PickLdapsPort() {
@@ -253,9 +289,10 @@ std::string SlapdServer::ProviderText(const std::string& file) const {
   ReplaceAll(text, "change-this-replicator-password", replicator_password(),
              file);
   if (options_.cn_config) {
-    ReplaceLine(text, "#olcRootPW:", "olcRootPW: " + admin_password(), file);
+    ReplaceLine(text, "#olcRootPW:", "olcRootPW: " + stored_admin_password_,
+                file);
   } else {
-    ReplaceLine(text, "#rootpw", "rootpw " + admin_password(), file);
+    ReplaceLine(text, "#rootpw", "rootpw " + stored_admin_password_, file);
   }
   return text;
 }
@@ -270,7 +307,7 @@ std::string SlapdServer::ShippedText() const {
   ReplaceAll(text, "/var/run/slapd/slapd.", dir_.File("slapd."), file);
   ReplaceAll(text, "/var/lib/ldap", dir_.File("data"), file);
   ReplaceLine(text, "#rootdn", "rootdn " + Quote(admin_dn()), file);
-  ReplaceLine(text, "#rootpw", "rootpw " + admin_password(), file);
+  ReplaceLine(text, "#rootpw", "rootpw " + stored_admin_password_, file);
   const std::pair<const char*, const std::string*> tls[] = {
       {"TLSCACertificateFile", &options_.tls_ca_cert_file},
       {"TLSCertificateFile", &options_.tls_cert_file},
@@ -326,7 +363,7 @@ std::string SlapdServer::ConfigText() const {
   if (options_.dbnosync) c << "dbnosync\n";
   c << "suffix " << Quote(suffix()) << "\n"
     << "rootdn " << Quote(admin_dn()) << "\n"
-    << "rootpw " << admin_password() << "\n"
+    << "rootpw " << stored_admin_password_ << "\n"
     << "sizelimit "
     << (options_.sizelimit_directive.empty()
             ? std::to_string(options_.sizelimit)
@@ -352,8 +389,9 @@ std::string SlapdServer::ConsumerText() const {
 }
 
 // The service DN and this uid's SASL EXTERNAL identity (ldapi peer
-// credentials) may write; anonymous may read, except passwords, which it
-// may only use to bind. The rootdn needs no rule.
+// credentials) may write; anonymous may read (without anonymous_read:
+// nothing), except passwords, which it may only use to bind. The rootdn
+// needs no rule.
 std::string SlapdServer::AccessText() const {
   const std::string writers =
       "  by dn.exact=" + Quote(service_dn()) + " write\n" +
@@ -361,18 +399,20 @@ std::string SlapdServer::AccessText() const {
       std::to_string(geteuid()) + ",cn=peercred,cn=external,cn=auth$\" write\n";
   return "access to attrs=userPassword\n" + writers +
          "  by anonymous auth\n  by * none\n" + "access to *\n" + writers +
-         "  by * read\n";
+         (options_.anonymous_read ? "  by * read\n" : "  by * none\n");
 }
 
 void SlapdServer::Start() {
   if (running()) return;
-  if (!TryStart()) Fail("port " + std::to_string(port_) + " is taken");
+  if (!TryStart()) {
+    Fail("port " + std::to_string(port_) + " is taken", /*port_taken=*/true);
+  }
 }
 
 bool SlapdServer::TryStart() {
   const std::size_t log_start = log().size();
   const UniqueFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
-  const UniqueFd log_fd(open(dir_.File("slapd.log").c_str(),
+  const UniqueFd log_fd(open(log_path().c_str(),
                              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!null_fd.valid() || !log_fd.valid()) Fail("cannot open slapd.log");
   unlink(ldapi_path().c_str());  // stale after Kill()
@@ -419,10 +459,12 @@ bool SlapdServer::WaitUntilReady() {
   Fail("slapd did not accept connections within 10 s");
 }
 
-void SlapdServer::Fail(const std::string& why) {
+void SlapdServer::Fail(const std::string& why, bool port_taken) {
   Kill();
-  throw std::runtime_error("SlapdServer: " + why + "\n--- " +
-                           dir_.File("slapd.log") + " ---\n" + log());
+  const std::string what =
+      "SlapdServer: " + why + "\n--- " + log_path() + " ---\n" + log();
+  if (port_taken) throw SlapdPortTaken(what);
+  throw std::runtime_error(what);
 }
 
 void SlapdServer::Stop() {
@@ -495,7 +537,7 @@ std::string SlapdServer::UserDn(std::string_view uid) const {
 
 std::string SlapdServer::log() const {
   try {
-    return ReadFile(dir_.File("slapd.log"));
+    return ReadFile(log_path());
   } catch (const std::runtime_error&) {
     return "";
   }
@@ -544,25 +586,26 @@ void SlapdServer::LoadSampleData() {
       MustAdd(admin, std::string("ou=") + ou + "," + suffix(),
               {{"objectClass", {"organizationalUnit"}}, {"ou", {ou}}});
     }
-    AddServiceEntry(admin, service_dn(), service_password());
+    AddServiceEntry(admin, service_dn(), stored_service_password_);
+    AddServiceEntry(admin, dovecot_dn(), Stored(dovecot_password()));
     for (const char* uid : {"alice", "bob", "carol"}) {
       AddUser(admin, uid, std::string(uid) + "@example.com");
     }
     AddUser(admin, "dup1", "dup@example.com");
     AddUser(admin, "dup2", "dup@example.com");
     if (options_.mode == SlapdMode::kProvider) {
-      AddServiceEntry(admin, replicator_dn(), replicator_password());
+      AddServiceEntry(admin, replicator_dn(), stored_replicator_password_);
     }
   }
   for (const std::string& ldif : options_.extra_ldif) admin.ApplyLdif(ldif);
 }
 
 void SlapdServer::AddServiceEntry(LdapClient& admin, const std::string& dn,
-                                  const std::string& password) {
+                                  const std::string& stored_password) {
   MustAdd(admin, dn,
           {{"objectClass", {"organizationalRole", "simpleSecurityObject"}},
            {"cn", {FirstRdn(dn).second}},
-           {"userPassword", {password}}});
+           {"userPassword", {stored_password}}});
 }
 
 void SlapdServer::AddBaseEntry(LdapClient& admin) {
@@ -588,7 +631,30 @@ void SlapdServer::AddUser(LdapClient& admin, const std::string& uid,
            {"uid", {uid}},
            {"cn", {uid}},
            {"sn", {uid}},
-           {"mail", {mail}}});
+           {"mail", {mail}},
+           {"userPassword", {UserPassword(uid)}}});
+}
+
+ProviderPair StartProviderPair(SlapdOptions node1, SlapdOptions node2) {
+  node1.mode = node2.mode = SlapdMode::kProvider;
+  node1.server_id = 1;
+  node2.server_id = 2;
+  for (int attempt = 1;; ++attempt) {
+    node1.port = FreeTcpPort();
+    do {
+      node2.port = FreeTcpPort();
+    } while (node2.port == node1.port);
+    node1.peer_uri = "ldap://127.0.0.1:" + std::to_string(node2.port);
+    node2.peer_uri = "ldap://127.0.0.1:" + std::to_string(node1.port);
+    try {
+      ProviderPair pair;
+      pair.node1 = std::make_unique<SlapdServer>(node1);
+      pair.node2 = std::make_unique<SlapdServer>(node2);
+      return pair;
+    } catch (const SlapdPortTaken&) {
+      if (attempt == kStartAttempts) throw;
+    }
+  }
 }
 
 }  // namespace ldapmda::testing

@@ -16,13 +16,18 @@
 // also run the SHIPPED single-server conf/slapd.conf (kShipped), so tests
 // prove its limits and ACLs, and serve TLS (StartTLS, and ldaps:// on a
 // second port) with certificates the test provides.
+//
+// ldapmda-test-slapd (slapd_main.cpp) runs it from the command line, for
+// bench/run and scripts/demo.
 #ifndef LDAPMDA_TESTS_SUPPORT_SLAPD_SERVER_H_
 #define LDAPMDA_TESTS_SUPPORT_SLAPD_SERVER_H_
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,9 +72,10 @@ struct SlapdOptions {
   // With load_ldapmda_schema: this file instead of the project's
   // conf/ldapmda.schema (for instance an older version of it).
   std::string schema_file;
-  // Base entries, ou=people, ou=services, the service entry and the sample
-  // users: uid=alice|bob|carol (<uid>@example.com) and uid=dup1|dup2 (both
-  // mail: dup@example.com), all inetOrgPerson below ou=people.
+  // Base entries, ou=people, ou=services, the service entries (ldapmda,
+  // dovecot) and the sample users: uid=alice|bob|carol (<uid>@example.com)
+  // and uid=dup1|dup2 (both mail: dup@example.com), all inetOrgPerson
+  // below ou=people, each with the userPassword UserPassword(uid).
   bool load_sample_data = true;
   std::string suffix = "dc=example,dc=com";
   long maxentrysize = 20 * 1024 * 1024;  // back-mdb maxentrysize (0: unset)
@@ -87,6 +93,24 @@ struct SlapdOptions {
   // slapd -d level. "none" keeps quiet but still prints fatal errors;
   // "0" would hide even those. "stats" logs every operation.
   std::string debug_level = "none";
+
+  // The passwords of the rootdn, the service DN and the replicator. The
+  // defaults suit tests; a server that other local users could reach for
+  // longer (ldapmda-test-slapd --private) gets random ones. No white
+  // space, quotes or backslashes: they go into slapd.conf as they are.
+  std::string admin_password = "secret";
+  std::string service_password = "mdapass";
+  std::string replicator_password = "replpass";
+  // Store them (rootpw, userPassword) as {SSHA} hashes made by slappasswd,
+  // as a real directory would, instead of in the clear.
+  bool hash_passwords = false;
+  // kStandalone and kConsumer: anonymous may read everything but the
+  // passwords; false: nothing (it may still bind). The root DSE and the
+  // schema stay readable.
+  bool anonymous_read = true;
+  // Leave the temporary directory behind when the server goes (its
+  // configuration, data and log).
+  bool keep_dir = false;
 
   SlapdMode mode = SlapdMode::kStandalone;
   // TCP port on 127.0.0.1; 0 picks a free one. Replicating nodes name each
@@ -119,11 +143,18 @@ struct SlapdOptions {
   std::vector<std::pair<std::string, std::string>> shipped_edits;
 };
 
+// Thrown when slapd cannot listen on the fixed `port` it was given.
+class SlapdPortTaken : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class SlapdServer {
  public:
   // Starts slapd and loads the data. Throws std::runtime_error (with the
-  // slapd log) when it does not come up within ~10 s, or when a fixed
-  // `port` is taken; std::invalid_argument for inconsistent options.
+  // slapd log) when it does not come up within ~10 s, SlapdPortTaken when
+  // a fixed `port` is taken; std::invalid_argument for inconsistent
+  // options.
   explicit SlapdServer(SlapdOptions options = {});
   // Stops slapd; the temporary directory goes with it.
   ~SlapdServer();
@@ -131,7 +162,8 @@ class SlapdServer {
   SlapdServer& operator=(const SlapdServer&) = delete;
 
   // Starts slapd again (same config, data and port) after Stop() or Kill().
-  // No-op while running. Throws like the constructor.
+  // No-op while running. Throws like the constructor (SlapdPortTaken when
+  // another process took the port meanwhile).
   void Start();
   // SIGCONT, SIGTERM, waits up to 5 s, then SIGKILL. Idempotent.
   void Stop();
@@ -167,16 +199,29 @@ class SlapdServer {
   int port() const { return port_; }
   const std::string& suffix() const { return options_.suffix; }
   std::string admin_dn() const { return "cn=admin," + suffix(); }
-  std::string admin_password() const { return "secret"; }
+  const std::string& admin_password() const { return options_.admin_password; }
   std::string service_dn() const {
     return "cn=ldapmda,ou=services," + suffix();
   }
-  std::string service_password() const { return "mdapass"; }
+  const std::string& service_password() const {
+    return options_.service_password;
+  }
+  // The identity the Dovecot driver binds as.
+  std::string dovecot_dn() const {
+    return "cn=dovecot,ou=services," + suffix();
+  }
+  std::string dovecot_password() const { return "dovecotpass"; }
+  // The userPassword of a sample user (IMAP and POP3 logins).
+  static std::string UserPassword(std::string_view uid) {
+    return std::string(uid) + "pass";
+  }
   // The identity syncrepl binds as (kProvider data, kConsumer config).
   std::string replicator_dn() const {
     return "cn=replicator,ou=services," + suffix();
   }
-  std::string replicator_password() const { return "replpass"; }
+  const std::string& replicator_password() const {
+    return options_.replicator_password;
+  }
   SlapdMode mode() const { return options_.mode; }
   std::string people_dn() const { return "ou=people," + suffix(); }
   // "uid=<uid>,ou=people,<suffix>".
@@ -184,6 +229,7 @@ class SlapdServer {
   // The temporary directory holding slapd.conf (or config.ldif and
   // slapd.d/ with cn_config), data/, the socket and log.
   const std::string& dir() const { return dir_.path(); }
+  std::string log_path() const { return dir_.File("slapd.log"); }
   // slapd's stderr so far (all runs).
   std::string log() const;
 
@@ -193,6 +239,8 @@ class SlapdServer {
 
  private:
   void CheckOptions() const;
+  // How slapd stores `password`: as it is, or its {SSHA} hash.
+  std::string Stored(const std::string& password) const;
   // Writes slapd.conf, or runs slapadd -n0 into slapd.d/ (cn_config).
   void WriteConfig();
   std::string ConfigText() const;
@@ -212,11 +260,13 @@ class SlapdServer {
   bool TryStart();
   // Waits until TCP and ldapi accept connections or slapd exits.
   bool WaitUntilReady();
-  [[noreturn]] void Fail(const std::string& why);
+  // Kills slapd and throws `why` with the log: SlapdPortTaken when
+  // `port_taken`, else std::runtime_error.
+  [[noreturn]] void Fail(const std::string& why, bool port_taken = false);
   void LoadSampleData();
   void AddBaseEntry(LdapClient& admin);
   void AddServiceEntry(LdapClient& admin, const std::string& dn,
-                       const std::string& password);
+                       const std::string& stored_password);
   void AddUser(LdapClient& admin, const std::string& uid,
                const std::string& mail);
   void Signal(int sig) const;
@@ -224,11 +274,27 @@ class SlapdServer {
 
   SlapdOptions options_;
   TempDir dir_;
+  // The passwords as slapd stores them (Stored()).
+  std::string stored_admin_password_;
+  std::string stored_service_password_;
+  std::string stored_replicator_password_;
   int port_ = 0;
   int ldaps_port_ = 0;
   pid_t pid_ = -1;
   bool paused_ = false;
 };
+
+// Nodes 1 and 2 of the shipped multi-provider pair (kProvider) on two
+// free ports, each naming the other. `node1` and `node2` are their options
+// but for mode, server_id, port and peer_uri, which this sets; load the
+// sample data on node 1 only (node 2 replicates it). When a port was
+// taken meanwhile, starts both again on two others (3 attempts). Throws
+// like the SlapdServer constructor.
+struct ProviderPair {
+  std::unique_ptr<SlapdServer> node1;
+  std::unique_ptr<SlapdServer> node2;
+};
+ProviderPair StartProviderPair(SlapdOptions node1, SlapdOptions node2);
 
 }  // namespace ldapmda::testing
 

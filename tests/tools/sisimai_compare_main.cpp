@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "core/sisimai_compare.h"
 #include "ldapmda/message.h"
 #include "ldapmda/report.h"
-#include "sisimai_compare.h"
 #include "support/process.h"
 
 namespace fs = std::filesystem;
