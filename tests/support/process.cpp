@@ -89,19 +89,22 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 }
 
 // argv, after the words of LDAPMDA_WRAPPER when argv runs the ldapmda
-// binary under test.
+// binary under test, or of LDAPMDA_DOVEADM_WRAPPER when it runs doveadm
+// (which loads the Dovecot plugin under test): scripts/valgrind runs
+// both under memcheck that way.
 std::vector<std::string> Wrapped(const std::vector<std::string>& argv) {
-  const char* wrapper = std::getenv("LDAPMDA_WRAPPER");
-  if (wrapper == nullptr || *wrapper == '\0' || argv[0] != LDAPMDA_BINARY) {
-    return argv;
-  }
+  const char* variable = argv[0] == LDAPMDA_BINARY ? "LDAPMDA_WRAPPER"
+                         : argv[0] == "/usr/bin/doveadm"
+                             ? "LDAPMDA_DOVEADM_WRAPPER"
+                             : nullptr;
+  const char* wrapper = variable ? std::getenv(variable) : nullptr;
+  if (wrapper == nullptr || *wrapper == '\0') return argv;
   std::vector<std::string> out;
   std::istringstream words(wrapper);
   for (std::string word; words >> word;) out.push_back(word);
   if (out.empty() || out[0].front() != '/') {
-    throw std::runtime_error(
-        "LDAPMDA_WRAPPER must start with an absolute path: " +
-        std::string(wrapper));
+    throw std::runtime_error(std::string(variable) +
+                             " must start with an absolute path: " + wrapper);
   }
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
