@@ -265,6 +265,50 @@ TEST(BounceFormatsTest, CrlfAndFoldedBase64GiveTheSameResult) {
   }
 }
 
+// Formats that have no fixture file: a short notice of each, written
+// here after the format's markers, so that every reading still runs.
+TEST(BounceFormatsTest, FormatsWithoutAFixtureFile) {
+  struct Short {
+    std::string raw;
+    std::string format;
+    std::string address;
+    std::string status;
+    std::string reason;
+  };
+  const Short cases[] = {
+      {"Return-Path: <>\nFrom: \"InterScan MSS\" <postmaster@gw.example.net>\n"
+       "Subject: Mail could not be delivered\n\n"
+       "Unable to deliver message to <uma@example.net>.\n\n"
+       "Sent <<< RCPT TO:<uma@example.net>\n"
+       "Received >>> 550 5.1.1 <uma@example.net>... User unknown\n",
+       "interscan", "uma@example.net", "5.1.1", "userunknown"},
+      {"Return-Path: <>\nFrom: postmaster@mx.example.net\n"
+       "Subject: Delivery Status Notification (Failure)\n"
+       "X-NAI-Header: Modified by McAfee Email Gateway\n\n"
+       "The following addresses had delivery problems:\n\n"
+       "<tom@example.net>\n"
+       "   Permanent Failure: 550 Unknown user tom@example.net\n",
+       "mcafee", "tom@example.net", "5.0.0", "userunknown"},
+      {"Return-Path: <>\n"
+       "From: Mail Delivery System <MAILER-DAEMON@mail.example.net>\n"
+       "Subject: Delivery status notification\n\n"
+       "This is an automatically generated Delivery Status Notification.\n\n"
+       "Delivery to the following recipients failed permanently:\n\n"
+       "  * vera@example.net\n\nReason: 550 5.1.1 mailbox not found\n",
+       "x3", "vera@example.net", "5.1.1", "userunknown"},
+  };
+  for (const Short& c : cases) {
+    const Report r = ParseReport(c.raw);
+    EXPECT_EQ(r.format, c.format) << c.raw;
+    ASSERT_EQ(r.recipients.size(), 1u) << c.raw;
+    EXPECT_EQ(r.recipients[0].final_recipient, c.address);
+    EXPECT_EQ(r.recipients[0].action, "failed");
+    EXPECT_EQ(r.recipients[0].status, c.status) << c.format;
+    EXPECT_EQ(r.recipients[0].reason, c.reason) << c.format;
+    EXPECT_EQ(r.recipients[0].bounce_type, "hard") << c.format;
+  }
+}
+
 // What looks like a bounce only in part is no bounce.
 TEST(BounceFormatsTest, OrdinaryMailStaysOrdinary) {
   const std::string cases[] = {
