@@ -125,6 +125,12 @@ class MailboxStore {
   // The raw bytes of the message `key`; `found` false when there is none.
   Outcome ReadRaw(const std::string& key, std::string* raw, bool* found);
 
+  // The raw bytes of each message of `keys`, all asked for before any
+  // answer is read (Directory::SearchMany): (*raws)[i] is keys[i]'s,
+  // nullopt when there is none. Not ok when any read failed.
+  Outcome ReadRawMany(const std::vector<std::string>& keys,
+                      std::vector<std::optional<std::string>>* raws);
+
   // Adds `entry` below its folder, creating the folder and the mailbox if
   // needed; `created` is false when the message was already stored.
   Outcome Add(const MessageEntry& entry, bool* created);

@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "ldapmbox/listing.h"
 #include "ldapmbox/progress.h"
@@ -79,45 +81,69 @@ bool NeedsRaw(const StoredReport& r, bool diagnostics, bool reasons) {
          });
 }
 
+// Stored messages asked for in one round trip each.
+constexpr std::size_t kRawBatch = 50;
+
+// Calls `use` with each report of `reports` that `wanted` selects and its
+// stored message, read kRawBatch at a time; a message deleted meanwhile is
+// skipped.
+void ForEachRaw(
+    MailboxStore& store, std::vector<StoredReport>* reports,
+    const std::function<bool(const StoredReport&)>& wanted,
+    const std::function<void(StoredReport&, std::string_view)>& use) {
+  std::vector<StoredReport*> batch;
+  const auto flush = [&] {
+    std::vector<std::string> keys;
+    for (const StoredReport* r : batch) keys.push_back(r->key);
+    std::vector<std::optional<std::string>> raws;
+    Require(store.ReadRawMany(keys, &raws));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (raws[i]) use(*batch[i], *raws[i]);
+    }
+    batch.clear();
+  };
+  for (StoredReport& r : *reports) {
+    if (!wanted(r)) continue;
+    batch.push_back(&r);
+    if (batch.size() == kRawBatch) flush();
+  }
+  if (!batch.empty()) flush();
+}
+
 // Parses the stored message of each report that NeedsRaw() again, as the
-// delivery did, and fills in what the attributes lack. One read per such
-// report.
+// delivery did, and fills in what the attributes lack.
 void ReadBouncesAgain(MailboxStore& store, std::vector<StoredReport>* reports,
                       bool diagnostics, bool reasons) {
-  for (StoredReport& r : *reports) {
-    if (!NeedsRaw(r, diagnostics, reasons)) continue;
-    std::string raw;
-    bool found = false;
-    Require(store.ReadRaw(r.key, &raw, &found));
-    if (!found) continue;  // deleted meanwhile
-    const bool fill_reasons = reasons && r.reasons.empty();
-    // ParseReport's values are already what the delivery stored.
-    for (const DsnRecipient& d : ParseReport(raw).recipients) {
-      if (fill_reasons) {
-        if (std::string v = FormatDsnReason(d); !v.empty()) {
-          r.reasons.push_back(std::move(v));
-        }
-      }
-      if (!diagnostics || d.diagnostic.empty()) continue;
-      r.recipient_diagnostics.emplace(AsciiLower(d.final_recipient),
-                                      d.diagnostic);
-    }
-  }
+  const auto wanted = [&](const StoredReport& r) {
+    return NeedsRaw(r, diagnostics, reasons);
+  };
+  ForEachRaw(store, reports, wanted,
+             [&](StoredReport& r, std::string_view raw) {
+               const bool fill_reasons = reasons && r.reasons.empty();
+               // ParseReport's values are already what the delivery stored.
+               for (const DsnRecipient& d : ParseReport(raw).recipients) {
+                 if (fill_reasons) {
+                   if (std::string v = FormatDsnReason(d); !v.empty()) {
+                     r.reasons.push_back(std::move(v));
+                   }
+                 }
+                 if (!diagnostics || d.diagnostic.empty()) continue;
+                 r.recipient_diagnostics.emplace(AsciiLower(d.final_recipient),
+                                                 d.diagnostic);
+               }
+             });
 }
 
 // The To addresses of the returned original of each complaint that names
 // no Original-Rcpt-To (many feedback loops leave it out).
 void ReadComplaintsAgain(MailboxStore& store,
                          std::vector<StoredReport>* reports) {
-  for (StoredReport& r : *reports) {
-    if (!r.original_rcpt_to.empty() || !IsComplaint(r.feedback_type)) {
-      continue;
-    }
-    std::string raw;
-    bool found = false;
-    Require(store.ReadRaw(r.key, &raw, &found));
-    if (found) r.original_to = ParseReport(raw).original_to;
-  }
+  const auto wanted = [](const StoredReport& r) {
+    return r.original_rcpt_to.empty() && IsComplaint(r.feedback_type);
+  };
+  ForEachRaw(store, reports, wanted, [](StoredReport& r, std::string_view raw) {
+    r.original_to = ParseReport(raw).original_to;
+  });
 }
 
 RowFormat FormatOf(const MboxCommand& c) {

@@ -406,6 +406,27 @@ TEST_F(SchemaWithoutReasonsTest, ReportIsStoredWithoutItsReasons) {
       << csv.out;
   EXPECT_EQ(Suppressed(Ldapmbox({"suppressions", "bob@example.com", "--csv"})),
             Values{"dan@example.net:hard"});
+
+  // More reports than ldapmbox reads in one round trip (50): every one is
+  // read again, the last batch too.
+  for (int n = 2; n <= 51; ++n)
+    DeliverOne("bob@example.com", Another(Dsn(), n));
+  const ProcessResult all = Ldapmbox({"bounces", "bob@example.com", "--csv"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  std::size_t reasons = 0;
+  for (std::size_t at = 0;
+       (at = all.out.find(",userunknown,hard\r\n", at)) != std::string::npos;
+       ++at) {
+    ++reasons;
+  }
+  EXPECT_EQ(reasons, 51u) << all.out;
+  const ProcessResult json =
+      Ldapmbox({"suppressions", "bob@example.com", "--json"});
+  EXPECT_NE(json.out.find("\"address\": \"dan@example.net\", \"cause\": "
+                          "\"hard\", \"reason\": \"userunknown\", "
+                          "\"status\": \"5.1.1\", \"count\": \"51\""),
+            std::string::npos)
+      << json.out;
 }
 
 TEST_F(OlderSchemaTest, ReportIsStoredWithoutItsAttributes) {
