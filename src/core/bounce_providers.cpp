@@ -251,6 +251,9 @@ void ExchangeHook(const BounceMessage& m, std::vector<Block>& blocks,
 // the following recipient(s)", with an MSEXCH code per recipient.
 constexpr std::string_view kExchange2003Starts[] = {
     "did not reach the following recipient",
+    // Exchange 2003 after "did not reach some or all of the intended
+    // recipients".
+    "the following recipient(s) could not be reached",
 };
 
 bool IsExchange2003(const BounceMessage& m) {
@@ -584,7 +587,7 @@ const TextFormat kFormats[] = {
      .recipients = kLeading | kBare,
      .continuation = Continuation::kAll,
      .hook = Exchange2003Hook,
-     .max_indent = 4},
+     .max_indent = 8},
     {.name = "workmail",
      .detect = IsWorkMail,
      .starts = kWorkMailStarts,
