@@ -100,12 +100,12 @@ bool IsStatusCode(const std::string& s) {
 
 bool IsReason(const std::string& r) {
   static const std::set<std::string> reasons = {
-      "blocked",       "contenterror",  "exceedlimit",  "expired",
-      "filtered",      "hasmoved",      "hostunknown",  "mailboxfull",
-      "mailererror",   "mesgtoobig",    "networkerror", "norelaying",
-      "notaccept",     "onhold",        "policyviolation", "rejected",
-      "securityerror", "spamdetected",  "suspend",      "syntaxerror",
-      "systemerror",   "systemfull",    "toomanyconn",  "undefined",
+      "blocked",       "contenterror", "exceedlimit",     "expired",
+      "filtered",      "hasmoved",     "hostunknown",     "mailboxfull",
+      "mailererror",   "mesgtoobig",   "networkerror",    "norelaying",
+      "notaccept",     "onhold",       "policyviolation", "rejected",
+      "securityerror", "spamdetected", "suspend",         "syntaxerror",
+      "systemerror",   "systemfull",   "toomanyconn",     "undefined",
       "userunknown",   "virusdetected"};
   return reasons.count(r) > 0;
 }
