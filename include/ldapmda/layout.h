@@ -95,6 +95,7 @@ inline constexpr char kDsnStatus[] = "mdaDsnStatus";
 inline constexpr char kDsnDiagnostic[] = "mdaDsnDiagnostic";
 inline constexpr char kDsnRemoteMta[] = "mdaDsnRemoteMta";
 inline constexpr char kDsnResult[] = "mdaDsnResult";
+inline constexpr char kDsnReason[] = "mdaDsnReason";
 inline constexpr char kArfFeedbackType[] = "mdaArfFeedbackType";
 inline constexpr char kArfUserAgent[] = "mdaArfUserAgent";
 inline constexpr char kArfOriginalMailFrom[] = "mdaArfOriginalMailFrom";

@@ -55,12 +55,20 @@ struct StoredReport {
   std::string format;     // mdaReportFormat
   std::string reporting_mta;
   std::string reported_message_id;
-  std::vector<std::string> results;      // mdaDsnResult
+  std::vector<std::string> results;  // mdaDsnResult
+  // mdaDsnReason; for a report stored without them (a schema of before
+  // mdaDsnReason, or an older ldapmda), ldapmbox reads the stored message
+  // again and fills them in.
+  std::vector<std::string> reasons;
   std::vector<std::string> diagnostics;  // mdaDsnDiagnostic
   // Lower-case recipient -> its diagnostic, from the stored message parsed
   // again (ldapmbox does that for reports about several recipients, whose
   // mdaDsnDiagnostic values cannot be matched to them).
   std::map<std::string, std::string> recipient_diagnostics;
+  // The To addresses of a complaint's returned original (Report::
+  // original_to), read again from the stored message when it names no
+  // Original-Rcpt-To: ldapmbox suppressions.
+  std::vector<std::string> original_to;
   std::string feedback_type;
   std::string user_agent;
   std::string original_mail_from;
@@ -116,6 +124,12 @@ class MailboxStore {
 
   // The raw bytes of the message `key`; `found` false when there is none.
   Outcome ReadRaw(const std::string& key, std::string* raw, bool* found);
+
+  // The raw bytes of each message of `keys`, all asked for before any
+  // answer is read (Directory::SearchMany): (*raws)[i] is keys[i]'s,
+  // nullopt when there is none. Not ok when any read failed.
+  Outcome ReadRawMany(const std::vector<std::string>& keys,
+                      std::vector<std::optional<std::string>>* raws);
 
   // Adds `entry` below its folder, creating the folder and the mailbox if
   // needed; `created` is false when the message was already stored.

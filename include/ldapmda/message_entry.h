@@ -35,6 +35,12 @@ std::string MessageKey(std::string_view recipient, std::string_view raw);
 // which separate multi-valued attributes (an unordered set) cannot.
 std::string FormatDsnResult(const DsnRecipient& r);
 
+// One mdaDsnReason value, "reason;type;recipient" ("userunknown;hard;
+// bob@example.org"): why a recipient bounced (core/bounce_reason.h) and
+// whether hard or soft, beside mdaDsnResult. "" for a recipient without a
+// reason (delivered, relayed, expanded).
+std::string FormatDsnReason(const DsnRecipient& r);
+
 // The attributes of one mdaMessage entry, with the auxiliary class
 // mdaReport and its attributes when the message is a report, an automatic
 // reply, or came through a VERP address (`verp_recipient`). The raw
@@ -56,6 +62,11 @@ class MessageEntry {
   // attributes() without mdaReport and its attributes: what a directory
   // whose schema predates mdaReport accepts.
   std::vector<AttributeView> attributes_without_report() const;
+  // Whether mdaDsnReason is among attributes().
+  bool has_reasons() const { return reasons_ < attributes_.size(); }
+  // attributes() without mdaDsnReason: what a directory whose schema
+  // predates it (but not mdaReport) accepts.
+  std::vector<AttributeView> attributes_without_reasons() const;
 
  private:
   void Add(std::string name, std::string_view value);
@@ -67,6 +78,7 @@ class MessageEntry {
   std::string key_;
   std::string folder_;
   std::size_t report_begin_ = 0;  // index of the first mdaReport attribute
+  std::size_t reasons_ = static_cast<std::size_t>(-1);  // of mdaDsnReason
 
   std::deque<std::string> owned_;  // stable addresses for the views
   std::vector<AttributeView> attributes_;

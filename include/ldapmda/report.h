@@ -28,6 +28,18 @@ struct DsnRecipient {
   std::string status;      // Status, "5.1.1" (class.subject.detail only)
   std::string diagnostic;  // Diagnostic-Code, without the "smtp;" type
   std::string remote_mta;  // Remote-MTA, without the "dns;" type
+
+  // What the report says beyond the fields. For a failed or delayed
+  // recipient: why, in Sisimai's names (userunknown, mailboxfull,
+  // blocked..., see core/bounce_reason.h), and whether the bounce is
+  // "hard" (the address will not work) or "soft"; "" otherwise.
+  std::string reason;
+  std::string bounce_type;
+  // The Diagnostic-Code type, lower case ("smtp", "x-unix"...), and the
+  // SMTP command the remote server refused ("RCPT", "DATA"...), when the
+  // report says: inputs of the reason.
+  std::string diagnostic_type;
+  std::string smtp_command;
 };
 
 enum class ReportKind {
@@ -39,7 +51,8 @@ enum class ReportKind {
 struct Report {
   ReportKind kind = ReportKind::kNone;
   // Where the data came from: "rfc3464", "arf", or for non-standard
-  // bounces "qmail", "exim"; "" for kNone.
+  // bounces the format read ("gmail", "exchange", "qmail"..., see
+  // core/bounce_formats.h); "" for kNone.
   std::string format;
 
   // Delivery status: the per-message block and the recipients.
@@ -59,6 +72,10 @@ struct Report {
   std::string arrival_date;  // Arrival-Date as generalizedTime, "" if bad
   std::vector<std::string> source_ip;        // Source-IP
   std::vector<std::string> reported_domain;  // Reported-Domain
+  // The To addresses of the returned original: who complained when
+  // Original-Rcpt-To is left out (many feedback loops redact it). Not
+  // stored; at most 100.
+  std::vector<std::string> original_to;
 
   // RFC 3834: Auto-Submitted other than "no" (its value, lower case, e.g.
   // "auto-replied"), or "auto-replied" for the usual vacation markers

@@ -230,8 +230,23 @@ Outcome Delivery::CreateMailbox(const std::string& mailbox_dn) {
 
 DirResult Delivery::AddMessage(const std::string& message_dn,
                                const MessageEntry& entry) {
-  const DirResult r = store_.Add(message_dn, entry.attributes());
+  DirResult r = store_.Add(message_dn, entry.attributes());
   if (!RefusedReportAttributes(r) || !entry.has_report()) return r;
+  // A schema of before mdaDsnReason: the report without the reasons.
+  if (r.schema_refusal() && entry.has_reasons()) {
+    const DirResult without =
+        store_.Add(message_dn, entry.attributes_without_reasons());
+    if (!RefusedReportAttributes(without)) {
+      if (without.ok()) {
+        Log(LogLevel::kWarning,
+            "storing " + message_dn +
+                " without mdaDsnReason: the directory's schema predates it; "
+                "load the current ldapmda.schema");
+      }
+      return without;
+    }
+    r = without;
+  }
   // A directory whose schema predates mdaReport (slapd checks the schema
   // before the parent exists), or report values it will not take: the
   // message matters, its report data does not. Store it without them,

@@ -33,6 +33,7 @@ const std::vector<std::string>& ReportAttributes() {
                                                  "mdaDsnReportingMta",
                                                  "mdaReportedMessageId",
                                                  "mdaDsnResult",
+                                                 "mdaDsnReason",
                                                  "mdaDsnDiagnostic",
                                                  "mdaArfFeedbackType",
                                                  "mdaArfUserAgent",
@@ -53,6 +54,7 @@ StoredReport ToReport(const Entry& e) {
   r.reporting_mta = e.First("mdaDsnReportingMta");
   r.reported_message_id = e.First("mdaReportedMessageId");
   r.results = e.All("mdaDsnResult");
+  r.reasons = e.All("mdaDsnReason");
   r.diagnostics = e.All("mdaDsnDiagnostic");
   r.feedback_type = e.First("mdaArfFeedbackType");
   r.user_agent = e.First("mdaArfUserAgent");
@@ -201,13 +203,21 @@ Outcome MailboxStore::Keys(std::unordered_set<std::string>* keys) {
   return o;
 }
 
+namespace {
+
+// The message `key`, in any folder: a message copied into another folder
+// has the same key there.
+std::string KeyFilter(const std::string& key) {
+  return "(&(objectClass=" + std::string(oc::kMessage) + ")(" + at::kKey + "=" +
+         EscapeFilterValue(key) + "))";
+}
+
+}  // namespace
+
 Outcome MailboxStore::Read(const std::string& key,
                            const std::vector<std::string>& attrs,
                            std::vector<Entry>* entries) {
-  // A message copied into another folder has the same key there.
-  return Search("(&(objectClass=" + std::string(oc::kMessage) + ")(" +
-                    at::kKey + "=" + EscapeFilterValue(key) + "))",
-                attrs, entries);
+  return Search(KeyFilter(key), attrs, entries);
 }
 
 Outcome MailboxStore::Get(const std::string& key, StoredMessage* out,
@@ -226,6 +236,35 @@ Outcome MailboxStore::ReadRaw(const std::string& key, std::string* raw,
   *found = !entries.empty();
   if (*found) *raw = entries.front().First("mdaRawMessage");
   return o;
+}
+
+Outcome MailboxStore::ReadRawMany(
+    const std::vector<std::string>& keys,
+    std::vector<std::optional<std::string>>* raws) {
+  raws->assign(keys.size(), std::nullopt);
+  if (keys.empty()) return Outcome::Ok("nothing to read");
+  // Unpaged: each finds one entry (or its copies), and slapd runs paged
+  // searches of one connection one after another.
+  std::vector<SearchRequest> requests;
+  for (const std::string& key : keys) {
+    requests.push_back(
+        {mailbox_dn_, Scope::kSub, KeyFilter(key), {"mdaRawMessage"}, 0, 0});
+  }
+  std::vector<std::vector<Entry>> entries;
+  std::vector<DirResult> results;
+  const DirResult all = directory_.SearchMany(requests, &entries, &results);
+  if (!all.ok()) {
+    return Failure(DirOp::kSearch, all, "searching " + mailbox_dn_);
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (results[i].no_such_object()) continue;  // no mailbox yet
+    if (!results[i].ok()) {
+      return Failure(DirOp::kSearch, results[i], "searching " + mailbox_dn_);
+    }
+    if (!entries[i].empty())
+      (*raws)[i] = entries[i].front().First("mdaRawMessage");
+  }
+  return Outcome::Ok("read");
 }
 
 Outcome MailboxStore::Add(const MessageEntry& entry, bool* created) {

@@ -31,6 +31,11 @@ std::string FormatDsnResult(const DsnRecipient& r) {
   return r.action + ";" + r.status + ";" + AsciiLower(r.final_recipient);
 }
 
+std::string FormatDsnReason(const DsnRecipient& r) {
+  if (r.reason.empty() || r.final_recipient.empty()) return {};
+  return r.reason + ";" + r.bounce_type + ";" + AsciiLower(r.final_recipient);
+}
+
 MessageEntry::MessageEntry(std::string_view key, std::string_view raw,
                            const MessageInfo& info, const Envelope& envelope,
                            std::string_view recipient, std::string_view folder,
@@ -59,6 +64,14 @@ MessageEntry::MessageEntry(std::string_view key, std::string_view raw,
   report_begin_ = attributes_.size();
   AddReport(info.report, verp_recipient);
   if (has_report()) attributes_.front().values.push_back("mdaReport");
+}
+
+std::vector<AttributeView> MessageEntry::attributes_without_reasons() const {
+  std::vector<AttributeView> out = attributes_;
+  if (has_reasons()) {
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(reasons_));
+  }
+  return out;
 }
 
 std::vector<AttributeView> MessageEntry::attributes_without_report() const {
@@ -97,7 +110,7 @@ void MessageEntry::AddReport(const Report& report,
   AddText("mdaDsnEnvelopeId",
           SanitizeText(report.original_envelope_id, kMaxHeaderValue));
   std::vector<std::string> final, original, action, status, diagnostic, remote,
-      result;
+      result, reason;
   for (const DsnRecipient& r : report.recipients) {
     final.push_back(r.final_recipient);
     original.push_back(r.original_recipient);
@@ -106,6 +119,7 @@ void MessageEntry::AddReport(const Report& report,
     diagnostic.push_back(r.diagnostic);
     remote.push_back(r.remote_mta);
     if (!r.final_recipient.empty()) result.push_back(FormatDsnResult(r));
+    reason.push_back(FormatDsnReason(r));
   }
   AddSet("mdaDsnRecipient", final);
   AddSet("mdaDsnOriginalRecipient", original);
@@ -114,6 +128,10 @@ void MessageEntry::AddReport(const Report& report,
   AddSet("mdaDsnDiagnostic", diagnostic);
   AddSet("mdaDsnRemoteMta", remote);
   AddSet("mdaDsnResult", result);
+  // Last, so that attributes_without_reasons() is the rest.
+  const std::size_t before = attributes_.size();
+  AddSet("mdaDsnReason", reason);
+  if (attributes_.size() > before) reasons_ = before;
 }
 
 void MessageEntry::AddSet(std::string name,

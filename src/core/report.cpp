@@ -24,6 +24,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/auto_reply.h"
+#include "core/bounce_text.h"
+#include "core/dsn_fields.h"
 #include "core/mime.h"
 #include "core/report_syntax.h"
 #include "ldapmda/text.h"
@@ -38,11 +41,13 @@ using report_syntax::BlockMode;
 using report_syntax::Clean;
 using report_syntax::DateField;
 using report_syntax::DecodedBody;
+using report_syntax::DecodedText;
 using report_syntax::Entity;
 using report_syntax::Field;
 using report_syntax::Fields;
 using report_syntax::Find;
 using report_syntax::FirstTokenLower;
+using report_syntax::ForEachBlock;
 using report_syntax::Get;
 using report_syntax::IsMultipart;
 using report_syntax::IsWsp;
@@ -59,96 +64,14 @@ using report_syntax::StatusInText;
 using report_syntax::StripComments;
 using report_syntax::StripType;
 using report_syntax::Trim;
+using report_syntax::TypeOf;
 
 constexpr std::size_t kMaxRecipients = 1000;     // also for ARF lists
 constexpr std::size_t kMaxOriginal = 256 << 10;  // decoded for its headers
-
-// ---------------------------------------------------------------------------
-// RFC 3834 automatic replies.
-
-struct GFree {
-  void operator()(gpointer p) const { g_free(p); }
-};
-
-std::string DecodedSubject(const Fields& headers) {
-  const std::string* raw = Find(headers, "subject");
-  if (raw == nullptr) return {};
-  std::unique_ptr<char, GFree> text(
-      g_mime_utils_header_decode_text(nullptr, raw->c_str()));
-  return text ? Clean(text.get()) : std::string();
-}
-
-bool IsVacationSubject(std::string_view subject) {
-  for (std::string_view prefix : {"Auto:", "Automatic reply:", "Out of Office",
-                                  "Autoreply", "Auto-Reply"}) {
-    if (StartsWithNoCase(subject, prefix)) return true;
-  }
-  return false;
-}
-
-// Auto-Submitted's keyword when not "no" (RFC 3834 5); without the field,
-// "auto-replied" for the markers vacation programs set instead. An explicit
-// "Auto-Submitted: no" is the sender's word and wins over a subject.
-std::string AutoSubmitted(const Fields& headers) {
-  if (const std::string* value = Find(headers, "auto-submitted")) {
-    const std::string keyword = FirstTokenLower(StripComments(*value));
-    return keyword == "no" ? std::string() : Clean(keyword);
-  }
-  const bool marked =
-      Find(headers, "x-autoreply") != nullptr ||
-      Find(headers, "x-autorespond") != nullptr ||
-      FirstTokenLower(Get(headers, "precedence")) == "auto_reply" ||
-      IsVacationSubject(DecodedSubject(headers));
-  return marked ? "auto-replied" : "";
-}
+constexpr std::size_t kMaxText = 256 << 10;      // of a human-readable part
 
 // ---------------------------------------------------------------------------
 // RFC 3464 and RFC 5965 report bodies.
-
-// Calls `block` for every header-like block of `text` (blank-line
-// separated), junk lines skipped.
-template <typename F>
-void ForEachBlock(std::string_view text, F block) {
-  while (!text.empty()) {
-    const std::size_t before = text.size();
-    const Fields fields = ParseFields(text, BlockMode::kReport, &text);
-    if (!fields.empty()) block(fields);
-    // ParseFields consumes at least a line of non-empty text; should it
-    // ever not, stop rather than loop.
-    if (text.size() >= before) break;
-  }
-}
-
-std::optional<DsnRecipient> RecipientBlock(const Fields& fields) {
-  DsnRecipient r;
-  r.original_recipient = Address(Get(fields, "original-recipient"));
-  r.final_recipient = Address(Get(fields, "final-recipient"));
-  // Without Final-Recipient, the original address is the best name left.
-  if (r.final_recipient.empty()) r.final_recipient = r.original_recipient;
-  if (r.final_recipient.empty()) return std::nullopt;
-  r.action = Clean(FirstTokenLower(Get(fields, "action")));
-  r.status = StatusField(Get(fields, "status"));
-  r.diagnostic = Clean(StripType(Get(fields, "diagnostic-code")));
-  r.remote_mta = Clean(StripType(Get(fields, "remote-mta")));
-  return r;
-}
-
-void ParseDeliveryStatus(std::string_view text, Report& report) {
-  ForEachBlock(text, [&report](const Fields& fields) {
-    // Per-message fields are taken from any block: some MTAs omit the
-    // blank line between the per-message and the first recipient block.
-    if (report.reporting_mta.empty()) {
-      report.reporting_mta = Clean(StripType(Get(fields, "reporting-mta")));
-    }
-    if (report.original_envelope_id.empty()) {
-      report.original_envelope_id = Clean(Get(fields, "original-envelope-id"));
-    }
-    if (report.recipients.size() >= kMaxRecipients) return;
-    if (auto r = RecipientBlock(fields)) {
-      report.recipients.push_back(std::move(*r));
-    }
-  });
-}
 
 void AddAll(const Fields& fields, std::string_view name,
             std::vector<std::string>& out, bool address) {
@@ -200,6 +123,18 @@ std::string OriginalMessageId(const Entity& original) {
   return MessageIdOf(ParseEntity(text).headers);
 }
 
+// The To addresses of a returned message or of its headers.
+std::vector<std::string> OriginalTo(const Entity& original) {
+  const std::string text = DecodedBody(original, kMaxOriginal);
+  std::vector<std::string> out;
+  for (std::string& a :
+       bounce_text::AddressesIn(Get(ParseEntity(text).headers, "to"), 100)) {
+    std::string clean = Clean(a);
+    if (!clean.empty()) out.push_back(std::move(clean));
+  }
+  return out;
+}
+
 // The parts a report is made of, found at the top level or one multipart
 // below it (a report forwarded inside multipart/mixed).
 struct ReportParts {
@@ -208,6 +143,7 @@ struct ReportParts {
   std::vector<Entity> status;
   std::optional<Entity> feedback;
   std::optional<Entity> original;
+  std::optional<Entity> text;  // the first text/plain: the human part
 };
 
 void Classify(std::vector<Entity> parts, ReportParts& found) {
@@ -219,6 +155,8 @@ void Classify(std::vector<Entity> parts, ReportParts& found) {
       if (!found.feedback) found.feedback = std::move(part);
     } else if (IsOriginalType(type)) {
       if (!found.original) found.original = std::move(part);
+    } else if (type == "text/plain") {
+      if (!found.text) found.text = std::move(part);
     }
   }
 }
@@ -257,6 +195,21 @@ ReportParts FindReportParts(const Entity& top) {
   return found;
 }
 
+// What the formats of bounce_text read: the headers, then (only for what
+// looks like a bounce) the text and the returned original.
+bounce_text::BounceMessage Describe(const Entity& top,
+                                    std::string_view envelope) {
+  bounce_text::BounceMessage m;
+  m.headers = &top.headers;
+  m.from = Lower(Get(top.headers, "from"));
+  m.subject = std::string(Get(top.headers, "subject"));
+  if (m.subject.find("=?") != std::string::npos) {
+    m.subject = DecodedSubject(top.headers);
+  }
+  m.envelope = Lower(envelope);
+  return m;
+}
+
 // Fills `report` from a standard report; false when there is none.
 bool ParseStandardReport(const Entity& top, Report& report) {
   const ReportParts found = FindReportParts(top);
@@ -279,202 +232,113 @@ bool ParseStandardReport(const Entity& top, Report& report) {
   }
   if (found.original)
     report.original_message_id = OriginalMessageId(*found.original);
+  if (is_arf && found.original)
+    report.original_to = OriginalTo(*found.original);
+  if (is_dsn) {
+    const bounce_text::BounceMessage m = Describe(top, "");
+    bounce_text::ClassifyRecipients(
+        report, found.text ? DecodedText(*found.text, kMaxText) : std::string(),
+        &m);
+  }
   return true;
 }
 
 // ---------------------------------------------------------------------------
 // Non-standard bounces.
 
-bool LooksLikeBounceSender(const Fields& headers) {
-  std::string return_path = StripComments(Get(headers, "return-path"));
-  std::erase_if(return_path, [](char c) { return IsWsp(c); });
-  if (return_path == "<>") return true;
-  const std::string from = Lower(Get(headers, "from"));
-  return from.find("mailer-daemon") != std::string::npos ||
-         from.find("postmaster@") != std::string::npos ||
-         from.find("mail delivery system") != std::string::npos ||
-         from.find("mail delivery subsystem") != std::string::npos;
-}
-
-// The domain of the From address, which for a MAILER-DAEMON is usually the
-// reporting host.
-std::string FromDomain(const Fields& headers) {
-  const std::string from = Address(Get(headers, "from"));
-  const auto at = from.rfind('@');
-  if (at == std::string::npos) return {};
-  return Clean(from.substr(at + 1));
-}
-
-// The Message-ID in the headers at the start of `rest`, the quoted copy of
-// the original after its marker line; leading blank lines skipped.
-std::string QuotedMessageId(std::string_view rest) {
-  Lines lines(rest);
-  std::string_view line;
-  std::size_t start = 0;
-  while (lines.Next(line) && Trim(line).empty()) start = lines.pos();
-  return MessageIdOf(ParseEntity(rest.substr(start)).headers);
-}
-
-void AddRecipient(Report& report, std::string address, std::string diagnostic,
-                  std::string remote_mta, bool delayed) {
-  if (address.empty() || report.recipients.size() >= kMaxRecipients) return;
-  DsnRecipient r;
-  r.final_recipient = std::move(address);
-  r.action = delayed ? "delayed" : "failed";
-  r.diagnostic = Clean(diagnostic);
-  r.status = StatusInText(r.diagnostic);
-  if (r.status.empty()) r.status = delayed ? "4.0.0" : "5.0.0";
-  r.remote_mta = std::move(remote_mta);
-  report.recipients.push_back(std::move(r));
-}
-
-// qmail-send's bounce (qmail-send.c): "<addr>:" paragraphs, all permanent
-// failures: qmail sends no delay warnings.
-bool ParseQmail(std::string_view text, Report& report) {
-  constexpr std::string_view kIntro = "This is the qmail-send program at ";
-  Lines lines(text);
-  std::string_view line;
-  std::optional<std::string> host;
-  while (!host && lines.Next(line)) {
-    const auto at = line.find(kIntro);
-    if (at == std::string_view::npos) continue;
-    std::string_view h = Trim(line.substr(at + kIntro.size()));
-    if (!h.empty() && h.back() == '.') h.remove_suffix(1);
-    host = Clean(h);
-  }
-  if (!host) return false;
-  report.reporting_mta = std::move(*host);
-
-  std::string address;
-  std::string diagnostic;
-  bool in_paragraph = false;
-  while (lines.Next(line)) {
-    if (line.starts_with("--- ")) {  // "--- Below this line is a copy..."
-      report.original_message_id = QuotedMessageId(lines.Rest());
-      break;
-    }
-    const auto close = line.find(">:");
-    if (!line.empty() && line.front() == '<' &&
-        close != std::string_view::npos) {
-      AddRecipient(report, std::move(address), std::move(diagnostic), "",
-                   false);
-      address = Clean(line.substr(1, close - 1));
-      diagnostic = std::string(Trim(line.substr(close + 2)));
-      in_paragraph = true;
-    } else if (Trim(line).empty()) {
-      in_paragraph = false;
-    } else if (in_paragraph) {
-      AppendCapped(diagnostic, " ");
-      AppendCapped(diagnostic, Trim(line));
-    }
-  }
-  AddRecipient(report, std::move(address), std::move(diagnostic), "", false);
-  report.kind = ReportKind::kDeliveryStatus;
-  report.format = "qmail";
-  return true;
-}
-
-bool IsEximCopyMarker(std::string_view line) {
-  return line.starts_with("------ This is a copy of the message");
-}
-
-std::size_t Indent(std::string_view line) {
-  std::size_t n = 0;
-  for (char c : line) {
-    if (c == ' ') {
-      ++n;
-    } else if (c == '\t') {
-      n += 8;
-    } else {
-      break;
-    }
-  }
-  return n;
-}
-
-// Exim's own bounce and delay warning (exim's deliver.c): an indented list
-// of addresses, each with more deeply indented explanation lines.
-bool ParseExim(std::string_view text, const Fields& headers, Report& report) {
-  Lines lines(text);
-  std::string_view line;
-  bool intro = false;
-  std::optional<bool> delayed;
-  while (!delayed && lines.Next(line)) {
-    const std::string_view t = Trim(line);
-    if (IsEximCopyMarker(t)) return false;
-    if (t.find("created automatically by mail delivery software") !=
-        std::string_view::npos) {
-      intro = true;
-    } else if (intro && !t.empty() && t.back() == ':') {
-      if (t.find("failed:") != std::string_view::npos) delayed = false;
-      if (t.find("not yet been delivered") != std::string_view::npos) {
-        delayed = true;
+// HTML as text: tags gone, ends of blocks as line ends, a few entities.
+std::string HtmlText(std::string_view html) {
+  std::string out;
+  for (std::size_t i = 0; i < html.size(); ++i) {
+    if (html[i] == '<') {
+      const std::size_t close = html.find('>', i);
+      if (close == std::string_view::npos) break;
+      std::string name =
+          Lower(html.substr(i + 1, std::min<std::size_t>(close - i - 1, 6)));
+      name = name.substr(0, name.find_first_of(" \t\r\n>"));
+      for (std::string_view block :
+           {"br", "br/", "p", "/p", "div", "/div", "tr", "/tr", "li", "/li",
+            "/h1", "/h2", "/h3", "/table"}) {
+        if (name == block) out += '\n';
       }
-    }
-  }
-  if (!delayed) return false;
-
-  std::string address;
-  std::string diagnostic;
-  std::string remote;
-  while (lines.Next(line)) {
-    const std::string_view t = Trim(line);
-    if (IsEximCopyMarker(t)) {
-      report.original_message_id = QuotedMessageId(lines.Rest());
-      break;
-    }
-    if (t.empty()) continue;
-    const std::size_t indent = Indent(line);
-    if (indent == 0) break;  // the text after the list
-    const std::string_view token = t.substr(0, t.find_first_of(" \t"));
-    if (indent < 4 && token.find('@') != std::string_view::npos) {
-      AddRecipient(report, std::move(address), std::move(diagnostic),
-                   std::move(remote), *delayed);
-      address = Address(token);
-      if (!address.empty() && address.back() == ':') address.pop_back();
-      diagnostic = std::string(Trim(t.substr(token.size())));
-      remote.clear();
+      i = close;
       continue;
     }
-    if (address.empty()) continue;
-    if (remote.empty() && t.starts_with("host ")) {
-      const std::string_view host = Trim(t.substr(5));
-      remote = Clean(host.substr(0, host.find_first_of(" \t[:")));
+    if (html[i] == '&') {
+      bool known = false;
+      for (auto [entity, text] :
+           {std::pair<std::string_view, char>{"&nbsp;", ' '},
+            {"&lt;", '<'},
+            {"&gt;", '>'},
+            {"&amp;", '&'},
+            {"&quot;", '"'},
+            {"&#39;", '\''}}) {
+        if (html.substr(i).starts_with(entity)) {
+          out += text;
+          i += entity.size() - 1;
+          known = true;
+          break;
+        }
+      }
+      if (known) continue;
     }
-    if (!diagnostic.empty()) AppendCapped(diagnostic, " ");
-    AppendCapped(diagnostic, t);
+    out += html[i];
   }
-  AddRecipient(report, std::move(address), std::move(diagnostic),
-               std::move(remote), *delayed);
-  report.kind = ReportKind::kDeliveryStatus;
-  report.format = "exim";
-  report.reporting_mta = FromDomain(headers);
-  return true;
+  return out;
 }
 
-// The human-readable text of a bounce (its first text/plain part when it is
-// a multipart) and the returned original, when a part of its own.
-void ParseNonStandardBounce(const Entity& top, Report& report) {
-  if (!LooksLikeBounceSender(top.headers)) return;
-  std::string text;
+// The parts a bounce is read from, the top level and two multiparts down
+// (multipart/mixed holding multipart/alternative).
+struct BounceParts {
+  std::optional<Entity> text;
+  std::optional<Entity> html;
   std::optional<Entity> original;
-  if (IsMultipart(top)) {
-    for (Entity& part : SplitMultipart(top)) {
-      if (part.media.type == "text/plain" && text.empty()) {
-        text = DecodedBody(part);
-      } else if (IsOriginalType(part.media.type) && !original) {
-        original = std::move(part);
-      }
-    }
-  } else if (top.media.type.compare(0, 5, "text/") == 0) {
-    text = DecodedBody(top);
-  }
-  if (!ParseQmail(text, report) && !ParseExim(text, top.headers, report)) {
+};
+
+void FindBounceParts(const Entity& e, int depth, BounceParts& found) {
+  if (!IsMultipart(e)) {
+    const std::string& type = e.media.type;
+    if (type == "text/plain" && !found.text) found.text = e;
+    if (type == "text/html" && !found.html) found.html = e;
+    if (IsOriginalType(type) && !found.original) found.original = e;
     return;
   }
-  if (report.original_message_id.empty() && original) {
-    report.original_message_id = OriginalMessageId(*original);
+  if (depth >= 3) return;
+  for (Entity& part : SplitMultipart(e))
+    FindBounceParts(part, depth + 1, found);
+}
+
+// Reads `top` as a bounce without a delivery-status part, if it looks like
+// one (bounce_text.h).
+void ParseNonStandardBounce(const Entity& top, std::string_view envelope,
+                            Report& report) {
+  bounce_text::BounceMessage m = Describe(top, envelope);
+  m.empty_report = report.kind == ReportKind::kDeliveryStatus;
+  // Ordinary mail stops here, after a look at three headers.
+  if (!bounce_text::HasBounceSender(m) && !bounce_text::HasBounceSubject(m)) {
+    return;
   }
+  BounceParts parts;
+  FindBounceParts(top, 0, parts);
+  m.has_original_part = parts.original.has_value();
+  if (parts.text) {
+    m.text = DecodedText(*parts.text, kMaxText);
+  } else if (parts.html) {
+    m.text = HtmlText(DecodedText(*parts.html, kMaxText));
+  }
+  if (!bounce_text::LooksLikeBounce(m)) return;
+  if (parts.original) m.original = DecodedBody(*parts.original, kMaxOriginal);
+  Report found;
+  found.auto_submitted = report.auto_submitted;
+  if (!bounce_text::ParseBounceText(m, found)) return;
+  report = std::move(found);
+}
+
+// The sender of an mbox "From " line at the start of `raw`, or "".
+std::string_view EnvelopeSender(std::string_view raw) {
+  if (!raw.starts_with("From ")) return {};
+  const std::string_view rest = raw.substr(5, 512);
+  return rest.substr(0, rest.find_first_of(" \t\r\n"));
 }
 
 }  // namespace
@@ -484,7 +348,13 @@ Report ParseReport(std::string_view raw) {
   Report report;
   const Entity top = ParseEntity(raw.substr(0, kMaxInput));
   report.auto_submitted = AutoSubmitted(top.headers);
-  if (!ParseStandardReport(top, report)) ParseNonStandardBounce(top, report);
+  const bool standard = ParseStandardReport(top, report);
+  // A report whose delivery-status part names nobody may still say who in
+  // its text (a gateway's, a broken one).
+  if (!standard || (report.kind == ReportKind::kDeliveryStatus &&
+                    report.recipients.empty())) {
+    ParseNonStandardBounce(top, EnvelopeSender(raw), report);
+  }
   return report;
 }
 

@@ -207,6 +207,7 @@ MediaType ParseMediaType(const Fields& headers) {
     auto [name, param] = ParseParameter(items[i]);
     if (name == "boundary") media.boundary = std::move(param);
     if (name == "report-type") media.report_type = Lower(Trim(param));
+    if (name == "charset") media.charset = Lower(Trim(param));
   }
   return media;
 }
@@ -379,6 +380,24 @@ std::string DecodedBody(const Entity& e, std::size_t max) {
   return std::string(body);
 }
 
+std::string DecodedText(const Entity& e, std::size_t max) {
+  std::string text = DecodedBody(e, max);
+  const std::string& charset = e.media.charset;
+  if (charset.empty() || charset == "utf-8" || charset == "us-ascii" ||
+      text.empty()) {
+    return text;
+  }
+  // GMime knows the aliases mail uses ("unicode-1-1-utf-7", "x-sjis"...).
+  const char* from = g_mime_charset_iconv_name(charset.c_str());
+  gsize written = 0;
+  std::unique_ptr<gchar, decltype(&g_free)> utf8(
+      g_convert_with_fallback(text.data(), static_cast<gssize>(text.size()),
+                              "UTF-8", from, "?", nullptr, &written, nullptr),
+      &g_free);
+  if (utf8 == nullptr) return text;  // a charset iconv does not know
+  return std::string(utf8.get(), written);
+}
+
 // ---------------------------------------------------------------------------
 // Values of report fields.
 
@@ -395,6 +414,44 @@ std::string_view StripType(std::string_view value) {
     if (!atom) return Trim(value);
   }
   return Trim(value.substr(semi + 1));
+}
+
+std::string TypeOf(std::string_view value) {
+  const std::string_view rest = StripType(value);
+  const std::string_view trimmed = Trim(value);
+  if (rest.size() == trimmed.size()) return {};
+  return Lower(Trim(trimmed.substr(0, trimmed.find(';'))));
+}
+
+bool IsMailAddress(std::string_view s) {
+  if (s.size() < 3 || s.size() > 254) return false;
+  const std::size_t at = s.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= s.size()) {
+    return false;
+  }
+  for (char c : s.substr(0, at)) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' ||
+        c == '(' || c == ')' || c == ',' || c == ';' || c == ':' || c == '[' ||
+        c == ']' || c == '"' || c == '\\' || c == '@') {
+      return false;
+    }
+  }
+  const std::string_view domain = s.substr(at + 1);
+  if (domain.front() == '[') return domain.back() == ']';
+  if (domain.find('.') == std::string_view::npos || domain.front() == '.' ||
+      domain.back() == '.' || domain.front() == '-') {
+    return false;
+  }
+  bool alpha = false;
+  for (char c : domain) {
+    const bool letter = AsciiLower(c) >= 'a' && AsciiLower(c) <= 'z';
+    if (!IsDigit(c) && !letter && c != '-' && c != '.' && c != '_' &&
+        static_cast<unsigned char>(c) < 0x80) {
+      return false;
+    }
+    alpha = alpha || (!IsDigit(c) && c != '.');
+  }
+  return alpha || domain.front() == '[';
 }
 
 // An address without type, comment and < >.
@@ -444,6 +501,10 @@ std::string StatusField(std::string_view value) {
 // The first enhanced status code in free text ("550 5.1.1 ...", "(#5.1.2)"),
 // not part of a longer dotted number such as an IP address.
 std::string StatusInText(std::string_view text) {
+  // The one a server marks as such wins: "(#5.1.1)" (qmail), then one
+  // after a reply code ("550 5.1.1", "550-5.1.1"), then the first.
+  std::string_view best;
+  int best_rank = 3;
   for (std::size_t i = 0; i + 5 <= text.size(); ++i) {
     if (i > 0 && (IsDigit(text[i - 1]) || text[i - 1] == '.')) continue;
     std::size_t n = i;
@@ -452,10 +513,24 @@ std::string StatusInText(std::string_view text) {
     std::string_view code = text.substr(i, n - i);
     // A sentence may end right after the code.
     if (code.back() == '.') code.remove_suffix(1);
-    if (IsStatusCode(code)) return std::string(code);
+    if (IsStatusCode(code)) {
+      const std::string_view before = text.substr(0, i);
+      const bool hash = before.ends_with("#");
+      const std::string_view reply = before.substr(
+          before.size() - std::min<std::size_t>(before.size(), hash ? 5 : 4));
+      const bool after_reply = reply.size() >= 4 && IsDigit(reply[0]) &&
+                               IsDigit(reply[1]) && IsDigit(reply[2]) &&
+                               (reply[3] == ' ' || reply[3] == '-');
+      const int rank = before.ends_with("(#") ? 0 : after_reply ? 1 : 2;
+      if (rank < best_rank) {
+        best = code;
+        best_rank = rank;
+        if (rank == 0) break;
+      }
+    }
     i = n - 1;  // skip the rest of this dotted number
   }
-  return {};
+  return std::string(best);
 }
 
 std::string MessageIdOf(const Fields& headers) {

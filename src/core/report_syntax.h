@@ -61,6 +61,7 @@ struct MediaType {
   std::string type = "text/plain";  // lower case, RFC 2045 default
   std::string boundary;
   std::string report_type;  // lower case
+  std::string charset;      // lower case, "" when not given
 };
 
 struct Entity {
@@ -89,6 +90,19 @@ void AppendCapped(std::string& value, std::string_view more);
 // blank line that ends it; `*rest` (when not null) is what follows.
 Fields ParseFields(std::string_view text, BlockMode mode,
                    std::string_view* rest);
+// Calls `block` for every header-like block of `text` (blank-line
+// separated), junk lines skipped.
+template <typename F>
+void ForEachBlock(std::string_view text, F block) {
+  while (!text.empty()) {
+    const std::size_t before = text.size();
+    const Fields fields = ParseFields(text, BlockMode::kReport, &text);
+    if (!fields.empty()) block(fields);
+    // ParseFields consumes at least a line of non-empty text; should it
+    // ever not, stop rather than loop.
+    if (text.size() >= before) break;
+  }
+}
 // The first field `name` (lower case), or null / "".
 const std::string* Find(const Fields& fields, std::string_view name);
 std::string_view Get(const Fields& fields, std::string_view name);
@@ -104,11 +118,21 @@ std::vector<Entity> SplitMultipart(const Entity& multipart);
 // The body of `e` without its transfer encoding (base64, quoted-printable;
 // lenient: junk is skipped), from at most `max` input bytes.
 std::string DecodedBody(const Entity& e, std::size_t max = kMaxInput);
+// DecodedBody() of a text part, converted to UTF-8 from its charset
+// (ISO-2022-JP, windows-1251, UTF-7...) when that is neither UTF-8 nor
+// US-ASCII and known; bytes that do not convert become '?'. Unchanged
+// when the charset is unknown.
+std::string DecodedText(const Entity& e, std::size_t max = kMaxInput);
 
 // Values of report fields.
 // `value` without a leading "type;" (address-type, diagnostic-type,
 // mta-name-type of RFC 3464 2.1.2), trimmed.
 std::string_view StripType(std::string_view value);
+// The type StripType removes, lower case; "" when there is none.
+std::string TypeOf(std::string_view value);
+// Whether `s` (no < >) is a plausible mail address: a local part without
+// spaces or specials, "@", a domain with a dot (or a [literal]).
+bool IsMailAddress(std::string_view s);
 // An address without type, comment and < >.
 std::string Address(std::string_view value);
 // The Status field's code, class.subject.detail (RFC 3463), without

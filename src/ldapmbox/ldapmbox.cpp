@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <new>
 #include <sstream>
 
@@ -54,6 +55,11 @@ constexpr CommandInfo kCommands[] = {
      "complaints ADDRESS [--since DAY] [--before DAY] [--csv|--json]",
      "one row per abuse feedback report (ARF) stored: delivered, type, "
      "recipients, source IP, reported domain"},
+    {"suppressions",
+     "suppressions ADDRESS... [--since DAY] [--before DAY] "
+     "[--soft-days DAYS] [--csv|--json]",
+     "the addresses to stop sending to, from the bounces and complaints of "
+     "these mailboxes: hard bounces, complaints, repeated soft bounces"},
 };
 
 const CommandInfo* FindCommand(std::string_view name) {
@@ -80,7 +86,9 @@ po::options_description CommandOptions(std::string_view name) {
   add("option,o", po::value<Strings>()->composing()->value_name("KEY=VALUE"),
       "override one configuration key (repeatable)");
   const bool list = name == "list", del = name == "delete";
-  const bool reports = name == "bounces" || name == "complaints";
+  const bool suppressions = name == "suppressions";
+  const bool reports =
+      name == "bounces" || name == "complaints" || suppressions;
   if (name != "show" && !reports) {
     add("folder", po::value<std::string>()->value_name("F"),
         name == "import" ? "mbox: store into folder F (default INBOX); "
@@ -109,6 +117,11 @@ po::options_description CommandOptions(std::string_view name) {
   }
   if (list || name == "totals" || reports) add("json", "write JSON");
   if (reports) add("csv", "write CSV (RFC 4180, with a header line)");
+  if (suppressions) {
+    add("soft-days", po::value<int>()->value_name("DAYS"),
+        "soft bounces count when two or more are DAYS days apart or more "
+        "(default 3; 0: any two)");
+  }
   if (name == "export" || name == "import") {
     add("mbox", po::value<std::string>()->value_name("FILE"),
         "mbox file (mboxrd); - for standard input/output");
@@ -139,7 +152,12 @@ void CheckDay(const std::string& flag, const std::string& day) {
 // Checks what each command requires.
 void Validate(const MboxCommand& c, std::size_t positional) {
   const std::size_t want = c.name == "show" ? 2 : 1;
-  if (positional != want) {
+  if (c.name == "suppressions") {
+    if (positional == 0) throw UsageError("suppressions wants ADDRESS...");
+    if (c.soft_days < 0) {
+      throw UsageError("--soft-days wants a number of days >= 0");
+    }
+  } else if (positional != want) {
     throw UsageError(std::string(c.name) +
                      (want == 2 ? " wants ADDRESS and KEY" : " wants ADDRESS"));
   }
@@ -192,6 +210,7 @@ void ParseCommandArgs(const Strings& args, MboxCommand* c) {
   if (vm.count("folder")) c->folder = Get(vm, "folder");
   if (vm.count("key")) c->keys = vm["key"].as<Strings>();
   if (vm.count("older-than")) c->older_than = vm["older-than"].as<int>();
+  if (vm.count("soft-days")) c->soft_days = vm["soft-days"].as<int>();
   if (vm.count("sort")) c->sort = Get(vm, "sort");
   c->since = Get(vm, "since");
   c->before = Get(vm, "before");
@@ -206,6 +225,7 @@ void ParseCommandArgs(const Strings& args, MboxCommand* c) {
   if (c->help) return;
   const Strings pos = vm.count("args") ? vm["args"].as<Strings>() : Strings();
   if (!pos.empty()) c->address = pos[0];
+  c->addresses = pos;
   if (c->name == "show" && pos.size() > 1) c->keys = {pos[1]};
   Validate(*c, pos.size());
 }
@@ -223,13 +243,13 @@ std::string OptionValue(const Strings& args, std::size_t* i,
   return args[++*i];
 }
 
-std::string Describe(const MboxCommand& c, const Config& config,
+std::string Describe(const std::string& address, const Config& config,
                      const Outcome& o) {
   if (o.dsn == kDsnNoSuchUser) {
-    return "unknown address " + c.address + ": no directory entry matches " +
+    return "unknown address " + address + ": no directory entry matches " +
            config.query_filter + " below " + config.search_base;
   }
-  return c.address + ": " + o.text;
+  return address + ": " + o.text;
 }
 
 int Dispatch(const MboxCommand& c, const Config& config) {
@@ -238,9 +258,20 @@ int Dispatch(const MboxCommand& c, const Config& config) {
   const auto directory =
       OpenDirectory(config, writes ? config.StoreHosts() : config.server_host,
                     BindPassword(config), deadline);
+  if (c.name == "suppressions") {
+    std::vector<std::unique_ptr<MailboxStore>> stores;
+    for (const std::string& address : c.addresses) {
+      stores.push_back(
+          std::make_unique<MailboxStore>(config, *directory, deadline));
+      if (Outcome o = stores.back()->Open(address); !o.ok()) {
+        throw CommandError(ExitCodeForFailure(o), Describe(address, config, o));
+      }
+    }
+    return SuppressionsCommand(c, stores);
+  }
   MailboxStore store(config, *directory, deadline);
   if (Outcome o = store.Open(c.address); !o.ok()) {
-    throw CommandError(ExitCodeForFailure(o), Describe(c, config, o));
+    throw CommandError(ExitCodeForFailure(o), Describe(c.address, config, o));
   }
   if (c.name == "list") return ListCommand(c, store);
   if (c.name == "show") return ShowCommand(c, store);
@@ -281,7 +312,7 @@ MboxCommand ParseMboxCommand(int argc, const char* const* argv) {
     if (c.help || c.version) return c;
     throw UsageError(
         "no command: use list, show, export, import, delete, totals, "
-        "bounces or complaints");
+        "bounces, complaints or suppressions");
   }
   c.name = args[i];
   if (!FindCommand(c.name)) throw UsageError("unknown command " + c.name);

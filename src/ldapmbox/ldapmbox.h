@@ -2,7 +2,8 @@
 // and migrations. It reads ldapmda.conf (same keys, same bind), resolves
 // ADDRESS exactly as a delivery does, and lists, shows, exports (mbox,
 // Maildir++), imports, deletes and totals the messages stored below that
-// mailbox, and lists the bounces and complaints among them. This module is the
+// mailbox, lists the bounces and complaints among them, and the addresses
+// that bounced hard or complained (suppressions). This module is the
 // command line: argv, help texts, exit codes and the dispatch to the commands
 // (mbox_commands.h).
 #ifndef LDAPMDA_LDAPMBOX_H_
@@ -26,19 +27,21 @@ namespace ldapmda {
 // The parsed command line.
 struct MboxCommand {
   std::string name;  // list, show, export, import, delete, totals,
-                     // bounces, complaints
+                     // bounces, complaints, suppressions
   std::string config_file = kDefaultConfigFile;
   std::vector<std::string> overrides;  // -o key=value
-  std::string address;
-  std::vector<std::string> keys;      // show: one; delete: --key
-  std::optional<std::string> folder;  // --folder
-  std::string since, before;          // YYYY-MM-DD
-  std::optional<int> older_than;      // --older-than DAYS
-  std::string from, subject;          // list: substrings
+  std::string address;                 // the first ADDRESS
+  std::vector<std::string> addresses;  // suppressions: every ADDRESS
+  std::vector<std::string> keys;       // show: one; delete: --key
+  std::optional<std::string> folder;   // --folder
+  std::string since, before;           // YYYY-MM-DD
+  std::optional<int> older_than;       // --older-than DAYS
+  std::string from, subject;           // list: substrings
   std::string sort = "date";
   bool reverse = false;
   bool json = false;
-  bool csv = false;     // bounces, complaints: --csv
+  bool csv = false;     // bounces, complaints, suppressions: --csv
+  int soft_days = 3;    // suppressions: --soft-days DAYS
   std::string mbox;     // --mbox FILE, "-" for stdin/stdout
   std::string maildir;  // --maildir DIR
   bool dry_run = false;

@@ -322,10 +322,29 @@ std::optional<DsnResult> ParseDsnResult(std::string_view value) {
                    std::string(value.substr(b + 1))};
 }
 
+std::optional<DsnReason> ParseDsnReason(std::string_view value) {
+  // The same three-part form as mdaDsnResult.
+  auto parts = ParseDsnResult(value);
+  if (!parts) return std::nullopt;
+  return DsnReason{std::move(parts->action), std::move(parts->status),
+                   std::move(parts->recipient)};
+}
+
+std::map<std::string, DsnReason> ReasonsByRecipient(const StoredReport& r) {
+  std::map<std::string, DsnReason> out;
+  for (const auto& v : r.reasons) {
+    if (auto parsed = ParseDsnReason(v)) {
+      out.emplace(AsciiLower(parsed->recipient), std::move(*parsed));
+    }
+  }
+  return out;
+}
+
 Rows BounceRows(const std::vector<StoredReport>& reports) {
   Rows rows;
   rows.columns = {"delivered",  "action",       "status",    "recipient",
-                  "diagnostic", "reportingMta", "messageId", "key"};
+                  "diagnostic", "reportingMta", "messageId", "key",
+                  "reason",     "type"};
   for (const StoredReport& r : reports) {
     std::vector<DsnResult> results;
     for (const auto& v : r.results) {
@@ -334,12 +353,17 @@ Rows BounceRows(const std::vector<StoredReport>& reports) {
     const std::string only = results.size() == 1 && r.diagnostics.size() == 1
                                  ? r.diagnostics[0]
                                  : "";
+    const std::map<std::string, DsnReason> reasons = ReasonsByRecipient(r);
     for (const DsnResult& d : results) {
-      const auto it = r.recipient_diagnostics.find(AsciiLower(d.recipient));
+      const std::string lower = AsciiLower(d.recipient);
+      const auto it = r.recipient_diagnostics.find(lower);
+      const auto why = reasons.find(lower);
+      const bool known = why != reasons.end();
       rows.cells.push_back(
           {IsoDate(r.delivered), d.action, d.status, d.recipient,
            it != r.recipient_diagnostics.end() ? it->second : only,
-           r.reporting_mta, r.reported_message_id, r.key});
+           r.reporting_mta, r.reported_message_id, r.key,
+           known ? why->second.reason : "", known ? why->second.type : ""});
     }
   }
   std::sort(rows.cells.begin(), rows.cells.end(),

@@ -83,11 +83,24 @@ struct DsnResult {
 };
 std::optional<DsnResult> ParseDsnResult(std::string_view value);
 
+// One mdaDsnReason value split up: {reason, type, recipient}; nullopt
+// unless it has the form "reason;type;recipient".
+struct DsnReason {
+  std::string reason;
+  std::string type;  // hard or soft
+  std::string recipient;
+};
+std::optional<DsnReason> ParseDsnReason(std::string_view value);
+// A report's mdaDsnReason values by lower-case recipient.
+std::map<std::string, DsnReason> ReasonsByRecipient(const StoredReport& r);
+
 // One row per recipient of each delivery status report: delivered,
-// action, status, recipient, diagnostic, reportingMta, messageId, key;
-// sorted by delivery time, then key and recipient. The diagnostic is
-// the report's recipient_diagnostics entry, or, for a report about one
-// recipient, its one mdaDsnDiagnostic.
+// action, status, recipient, diagnostic, reportingMta, messageId, key,
+// reason, type; sorted by delivery time, then key and recipient. The
+// diagnostic is the report's recipient_diagnostics entry, or, for a
+// report about one recipient, its one mdaDsnDiagnostic. reason and type
+// (hard, soft) come from mdaDsnReason; they are the last columns so that
+// scripts that read the others by position keep working.
 Rows BounceRows(const std::vector<StoredReport>& reports);
 
 // One row per feedback report: delivered, type, recipients, sourceIp,

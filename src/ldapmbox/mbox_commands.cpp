@@ -1,17 +1,25 @@
-// mbox_commands: list, show, totals and delete (see mbox_commands.h).
+// mbox_commands: list, show, totals, delete, bounces, complaints and
+// suppressions (see mbox_commands.h).
 #include "ldapmbox/mbox_commands.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
+#include <iterator>
+#include <optional>
 
 #include "ldapmbox/listing.h"
 #include "ldapmbox/progress.h"
+#include "ldapmbox/suppressions.h"
 #include "ldapmda/escape.h"
 #include "ldapmda/message.h"
+#include "ldapmda/message_entry.h"
+#include "ldapmda/report.h"
 
 namespace ldapmda {
 namespace {
@@ -59,24 +67,89 @@ std::vector<StoredMessage> DeleteSelection(const MboxCommand& c,
   return selected;
 }
 
-// The diagnostics of reports about several recipients, which the stored
-// attributes cannot match to them: from the stored message, parsed again
-// as the delivery did. One read per such report.
-void AddRecipientDiagnostics(MailboxStore& store,
-                             std::vector<StoredReport>* reports) {
-  for (StoredReport& r : *reports) {
-    if (r.results.size() < 2 || r.diagnostics.empty()) continue;
-    std::string raw;
-    bool found = false;
-    Require(store.ReadRaw(r.key, &raw, &found));
-    if (!found) continue;  // deleted meanwhile
-    // ParseReport's values are already what the delivery stored.
-    for (const DsnRecipient& d : ParseReport(raw).recipients) {
-      if (d.diagnostic.empty()) continue;
-      r.recipient_diagnostics.emplace(AsciiLower(d.final_recipient),
-                                      d.diagnostic);
-    }
+// Whether a bounce report needs its stored message parsed again: for
+// the diagnostics of a report about several recipients, which the stored
+// attributes cannot match to them, or (`reasons`) for the reasons of one
+// stored without mdaDsnReason (an older ldapmda, or an older schema).
+bool NeedsRaw(const StoredReport& r, bool diagnostics, bool reasons) {
+  if (diagnostics && r.results.size() >= 2 && !r.diagnostics.empty()) {
+    return true;
   }
+  return reasons && r.reasons.empty() &&
+         std::any_of(r.results.begin(), r.results.end(), [](const auto& v) {
+           return v.starts_with("failed;") || v.starts_with("delayed;");
+         });
+}
+
+// Stored messages asked for in one round trip each.
+constexpr std::size_t kRawBatch = 50;
+
+// Calls `use` with each report of `reports` that `wanted` selects and its
+// stored message, read kRawBatch at a time; a message deleted meanwhile is
+// skipped.
+void ForEachRaw(
+    MailboxStore& store, std::vector<StoredReport>* reports,
+    const std::function<bool(const StoredReport&)>& wanted,
+    const std::function<void(StoredReport&, std::string_view)>& use) {
+  std::vector<StoredReport*> batch;
+  const auto flush = [&] {
+    std::vector<std::string> keys;
+    for (const StoredReport* r : batch) keys.push_back(r->key);
+    std::vector<std::optional<std::string>> raws;
+    Require(store.ReadRawMany(keys, &raws));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (raws[i]) use(*batch[i], *raws[i]);
+    }
+    batch.clear();
+  };
+  for (StoredReport& r : *reports) {
+    if (!wanted(r)) continue;
+    batch.push_back(&r);
+    if (batch.size() == kRawBatch) flush();
+  }
+  if (!batch.empty()) flush();
+}
+
+// Parses the stored message of each report that NeedsRaw() again, as the
+// delivery did, and fills in what the attributes lack.
+void ReadBouncesAgain(MailboxStore& store, std::vector<StoredReport>* reports,
+                      bool diagnostics, bool reasons) {
+  const auto wanted = [&](const StoredReport& r) {
+    return NeedsRaw(r, diagnostics, reasons);
+  };
+  ForEachRaw(store, reports, wanted,
+             [&](StoredReport& r, std::string_view raw) {
+               const bool fill_reasons = reasons && r.reasons.empty();
+               // ParseReport's values are already what the delivery stored.
+               for (const DsnRecipient& d : ParseReport(raw).recipients) {
+                 if (fill_reasons) {
+                   if (std::string v = FormatDsnReason(d); !v.empty()) {
+                     r.reasons.push_back(std::move(v));
+                   }
+                 }
+                 if (!diagnostics || d.diagnostic.empty()) continue;
+                 r.recipient_diagnostics.emplace(AsciiLower(d.final_recipient),
+                                                 d.diagnostic);
+               }
+             });
+}
+
+// The To addresses of the returned original of each complaint that names
+// no Original-Rcpt-To (many feedback loops leave it out).
+void ReadComplaintsAgain(MailboxStore& store,
+                         std::vector<StoredReport>* reports) {
+  const auto wanted = [](const StoredReport& r) {
+    return r.original_rcpt_to.empty() && IsComplaint(r.feedback_type);
+  };
+  ForEachRaw(store, reports, wanted, [](StoredReport& r, std::string_view raw) {
+    r.original_to = ParseReport(raw).original_to;
+  });
+}
+
+RowFormat FormatOf(const MboxCommand& c) {
+  return c.json  ? RowFormat::kJson
+         : c.csv ? RowFormat::kCsv
+                 : RowFormat::kTable;
 }
 
 }  // namespace
@@ -128,12 +201,30 @@ int ReportsCommand(const MboxCommand& c, MailboxStore& store) {
   std::vector<StoredReport> reports;
   Require(store.Reports(bounces ? "delivery-status" : "feedback-report",
                         DayTime(c.since), DayTime(c.before), &reports));
-  if (bounces) AddRecipientDiagnostics(store, &reports);
+  if (bounces) ReadBouncesAgain(store, &reports, true, true);
   const Rows rows = bounces ? BounceRows(reports) : ComplaintRows(reports);
-  const RowFormat format = c.json  ? RowFormat::kJson
-                           : c.csv ? RowFormat::kCsv
-                                   : RowFormat::kTable;
-  WriteOut(STDOUT_FILENO, RenderRows(rows, format));
+  WriteOut(STDOUT_FILENO, RenderRows(rows, FormatOf(c)));
+  return kExitOk;
+}
+
+int SuppressionsCommand(
+    const MboxCommand& c,
+    const std::vector<std::unique_ptr<MailboxStore>>& stores) {
+  const std::string since = DayTime(c.since), before = DayTime(c.before);
+  std::vector<StoredReport> bounces, complaints;
+  for (const auto& store : stores) {
+    std::vector<StoredReport> found;
+    Require(store->Reports("delivery-status", since, before, &found));
+    ReadBouncesAgain(*store, &found, false, true);
+    bounces.insert(bounces.end(), std::make_move_iterator(found.begin()),
+                   std::make_move_iterator(found.end()));
+    Require(store->Reports("feedback-report", since, before, &found));
+    ReadComplaintsAgain(*store, &found);
+    complaints.insert(complaints.end(), std::make_move_iterator(found.begin()),
+                      std::make_move_iterator(found.end()));
+  }
+  const Rows rows = SuppressionRows(bounces, complaints, c.soft_days);
+  WriteOut(STDOUT_FILENO, RenderRows(rows, FormatOf(c)));
   return kExitOk;
 }
 

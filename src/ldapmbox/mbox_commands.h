@@ -3,12 +3,14 @@
 // per-message problems to standard error; a failure that ends a command
 // is thrown as CommandError. Each returns the exit status.
 //
-// mbox_commands.cpp holds list, show, totals and delete; mbox_transfer.cpp
-// holds export and import.
+// mbox_commands.cpp holds list, show, totals, delete and the report
+// listings; mbox_transfer.cpp holds export and import.
 #ifndef LDAPMDA_MBOX_COMMANDS_H_
 #define LDAPMDA_MBOX_COMMANDS_H_
 
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include "ldapmbox/ldapmbox.h"
 #include "ldapmda/config.h"
@@ -22,6 +24,10 @@ int ShowCommand(const MboxCommand& command, MailboxStore& store);
 int TotalsCommand(const MboxCommand& command, MailboxStore& store);
 // bounces and complaints: the reports ldapmda recognised (mdaReport).
 int ReportsCommand(const MboxCommand& command, MailboxStore& store);
+// suppressions: over the bounces and complaints of several mailboxes.
+int SuppressionsCommand(
+    const MboxCommand& command,
+    const std::vector<std::unique_ptr<MailboxStore>>& stores);
 int DeleteCommand(const MboxCommand& command, const Config& config,
                   MailboxStore& store);
 int ExportCommand(const MboxCommand& command, MailboxStore& store);

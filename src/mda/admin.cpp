@@ -93,12 +93,17 @@ void CheckBaseAndSchema(const Config& config, Directory& directory,
   }
   const std::vector<std::string>& classes =
       entries.front().All("objectClasses");
-  const auto loaded = [&](std::string_view name) {
+  // The definition of the object class `name`, lower case; "" if none.
+  const auto definition = [&](std::string_view name) {
     const std::string want = "name '" + AsciiLower(name) + "'";
-    return std::any_of(classes.begin(), classes.end(),
-                       [&](const std::string& c) {
-                         return AsciiLower(c).find(want) != std::string::npos;
-                       });
+    for (const std::string& c : classes) {
+      std::string lower = AsciiLower(c);
+      if (lower.find(want) != std::string::npos) return lower;
+    }
+    return std::string();
+  };
+  const auto loaded = [&](std::string_view name) {
+    return !definition(name).empty();
   };
   std::string missing;
   for (const char* name : {"mdaMessage", "mdaMailbox"}) {
@@ -115,6 +120,12 @@ void CheckBaseAndSchema(const Config& config, Directory& directory,
                 "mdaMessage and mdaMailbox are loaded, mdaReport is not: "
                 "bounces and complaints are stored without their report "
                 "attributes (load the current ldapmda.schema)");
+  } else if (definition("mdaReport").find("mdadsnreason") ==
+             std::string::npos) {
+    // Reports are stored, only without their reasons.
+    report.Warn("schema",
+                "mdaReport predates mdaDsnReason: bounces are stored without "
+                "their reasons (load the current ldapmda.schema)");
   } else {
     report.Ok("schema", "mdaMessage, mdaMailbox and mdaReport are loaded");
   }

@@ -41,14 +41,18 @@ MessageInfo BounceInfo() {
   info.report.auto_submitted = "auto-replied";
   info.report.recipients = {
       {"bob@example.org", "bob@example.org", "failed", "5.1.1",
-       "550 5.1.1 <bob@example.org>: User unknown", "mx.example.org"},
+       "550 5.1.1 <bob@example.org>: User unknown", "mx.example.org",
+       "userunknown", "hard", "smtp", "RCPT"},
       {"Carol@Example.org", "", "delayed", "4.4.1", "connect timed out",
-       "mx.example.org"},
+       "mx.example.org", "expired", "soft", "", ""},
       // The same address twice (some MTAs repeat a block): one value each.
-      {"bob@EXAMPLE.org", "", "failed", "5.1.1", "", ""},
+      {"bob@EXAMPLE.org", "", "failed", "5.1.1", "", "", "userunknown", "hard",
+       "", ""},
       // Equal to caseIgnoreMatch only beyond ASCII: also one value.
-      {"J\xc3\x96RG@example.org", "", "failed", "5.1.1", "", ""},
-      {"j\xc3\xb6rg@example.org", "", "failed", "5.1.1", "", ""},
+      {"J\xc3\x96RG@example.org", "", "failed", "5.1.1", "", "", "userunknown",
+       "hard", "", ""},
+      {"j\xc3\xb6rg@example.org", "", "failed", "5.1.1", "", "", "userunknown",
+       "hard", "", ""},
   };
   return info;
 }
@@ -80,7 +84,19 @@ TEST(ReportEntryTest, DeliveryStatusBecomesMdaReportAttributes) {
       a["mdaDsnResult"],
       (Values{"failed;5.1.1;bob@example.org", "delayed;4.4.1;carol@example.org",
               "failed;5.1.1;j\xc3\x96rg@example.org"}));
+  EXPECT_EQ(a["mdaDsnReason"],
+            (Values{"userunknown;hard;bob@example.org",
+                    "expired;soft;carol@example.org",
+                    "userunknown;hard;j\xc3\x96rg@example.org"}));
   EXPECT_EQ(a.count("mdaArfFeedbackType"), 0u);
+  // mdaDsnReason comes last: without it, the rest as it was.
+  ASSERT_TRUE(entry.has_reasons());
+  const auto without = entry.attributes_without_reasons();
+  EXPECT_EQ(without.size() + 1, entry.attributes().size());
+  auto w = AsMap(without);
+  EXPECT_EQ(w.count("mdaDsnReason"), 0u);
+  EXPECT_EQ(w["mdaDsnResult"], a["mdaDsnResult"]);
+  EXPECT_EQ(w["objectClass"], (Values{"mdaMessage", "mdaReport"}));
 }
 
 TEST(ReportEntryTest, WithoutReportIsWhatAnOlderSchemaAccepts) {
@@ -155,59 +171,89 @@ TEST(ReportEntryTest, ValuesAreSanitisedAndEmptyOnesLeftOut) {
   MessageInfo info;
   info.report.kind = ReportKind::kDeliveryStatus;
   info.report.format = "rfc3464";
-  info.report.recipients = {{"", "", "failed", "", "", ""},
-                            {"x@example.org", "", "", "", "a\tb\r\nc", ""}};
+  info.report.recipients = {
+      {"", "", "failed", "", "", "", "undefined", "soft", "", ""},
+      {"x@example.org", "", "", "", "a\tb\r\nc", "", "", "", "", ""}};
   auto a = AsMap(MessageEntry("k", "raw", info, {"", "", "", ""},
                               "bounces@example.com", "INBOX", 1795338187)
                      .attributes());
   EXPECT_EQ(a["mdaDsnRecipient"], Values{"x@example.org"});
   EXPECT_EQ(a["mdaDsnDiagnostic"], Values{"a b c"});
-  // A block without a recipient gives no result value.
+  // A block without a recipient gives no result value, nor a reason.
   EXPECT_EQ(a["mdaDsnResult"], Values{";;x@example.org"});
+  EXPECT_EQ(a.count("mdaDsnReason"), 0u);
   EXPECT_EQ(a.count("mdaDsnStatus"), 0u);
   EXPECT_EQ(a.count("mdaDsnReportingMta"), 0u);
 }
 
-TEST(ReportEntryTest, AnOlderSchemaGetsTheMessageWithoutTheReport) {
+// A bounce stored through `directory`, which answers the adds with
+// `add_codes` (then success): the outcome, and the entry's attributes as
+// last added.
+struct StoredBounce {
+  Outcome outcome = Outcome::Ok("");
+  bool created = false;
+  std::map<std::string, Values> attributes;
+};
+StoredBounce StoreBounce(testing::FakeDirectory& directory,
+                         std::initializer_list<int> add_codes) {
   Config config;
   config.search_base = "dc=x";
-  testing::FakeDirectory directory;
-  directory.add_codes = {LDAP_UNDEFINED_TYPE};
+  directory.add_codes = add_codes;
   const Deadline deadline(std::chrono::seconds(10));
   Delivery delivery(config, directory, directory, deadline);
   const MessageEntry entry("k", "raw", BounceInfo(), {"", "", "", ""},
                            "bounces@example.com", "INBOX", 1795338187);
-  bool created = false;
+  StoredBounce out;
   std::string dn;
-  const Outcome o =
-      delivery.Store("cn=mailbox,uid=b,dc=x", entry, &created, &dn);
-  EXPECT_EQ(o.disposition(), Disposition::kSent) << o.text;
-  EXPECT_TRUE(created);
+  out.outcome =
+      delivery.Store("cn=mailbox,uid=b,dc=x", entry, &out.created, &dn);
+  for (const auto& a :
+       directory
+           .last_attributes["mdaKey=k,mdaFolder=INBOX,cn=mailbox,uid=b,dc=x"]) {
+    out.attributes[a.name] = a.values;
+  }
+  return out;
+}
+
+TEST(ReportEntryTest, ASchemaOfBeforeReasonsGetsTheReportWithoutThem) {
+  testing::FakeDirectory directory;
+  const StoredBounce b = StoreBounce(directory, {LDAP_UNDEFINED_TYPE});
+  EXPECT_EQ(b.outcome.disposition(), Disposition::kSent) << b.outcome.text;
   ASSERT_EQ(directory.added.size(), 2u);
-  const auto& stored =
-      directory
-          .last_attributes["mdaKey=k,mdaFolder=INBOX,cn=mailbox,uid=b,dc=x"];
-  for (const auto& a : stored) {
-    EXPECT_FALSE(a.name.starts_with("mdaDsn")) << a.name;
-    if (a.name == "objectClass") {
-      EXPECT_EQ(a.values, Values{"mdaMessage"});
+  EXPECT_EQ(b.attributes.count("mdaDsnReason"), 0u);
+  EXPECT_EQ(b.attributes.at("mdaDsnResult").size(), 3u);
+  EXPECT_EQ(b.attributes.at("objectClass"),
+            (Values{"mdaMessage", "mdaReport"}));
+}
+
+TEST(ReportEntryTest, AnOlderSchemaGetsTheMessageWithoutTheReport) {
+  testing::FakeDirectory directory;
+  // Refused with the reasons, and without them.
+  const StoredBounce b =
+      StoreBounce(directory, {LDAP_UNDEFINED_TYPE, LDAP_UNDEFINED_TYPE});
+  EXPECT_EQ(b.outcome.disposition(), Disposition::kSent) << b.outcome.text;
+  EXPECT_TRUE(b.created);
+  ASSERT_EQ(directory.added.size(), 3u);
+  for (const auto& [name, values] : b.attributes) {
+    EXPECT_FALSE(name.starts_with("mdaDsn")) << name;
+    if (name == "objectClass") {
+      EXPECT_EQ(values, Values{"mdaMessage"});
     }
   }
+}
 
-  // Two values the server takes for one: the same.
-  directory.add_codes = {LDAP_TYPE_OR_VALUE_EXISTS};
-  directory.added.clear();
-  EXPECT_EQ(delivery.Store("cn=mailbox,uid=b,dc=x", entry, &created, &dn)
-                .disposition(),
-            Disposition::kSent);
+TEST(ReportEntryTest, ValuesTheServerTakesForOneGetTheMessageWithoutReport) {
+  testing::FakeDirectory directory;
+  const StoredBounce b = StoreBounce(directory, {LDAP_TYPE_OR_VALUE_EXISTS});
+  EXPECT_EQ(b.outcome.disposition(), Disposition::kSent);
   EXPECT_EQ(directory.added.size(), 2u);
+  EXPECT_EQ(b.attributes.count("mdaDsnResult"), 0u);
+}
 
-  // Any other refusal is not retried without the report.
-  directory.add_codes = {LDAP_INSUFFICIENT_ACCESS};
-  directory.added.clear();
-  EXPECT_NE(delivery.Store("cn=mailbox,uid=b,dc=x", entry, &created, &dn)
-                .disposition(),
-            Disposition::kSent);
+TEST(ReportEntryTest, OtherRefusalsAreNotRetriedWithoutTheReport) {
+  testing::FakeDirectory directory;
+  const StoredBounce b = StoreBounce(directory, {LDAP_INSUFFICIENT_ACCESS});
+  EXPECT_NE(b.outcome.disposition(), Disposition::kSent);
   EXPECT_EQ(directory.added.size(), 1u);
 }
 

@@ -208,10 +208,22 @@ TEST(ReportCorpusTest, AolFeedbackReportWithDraftFieldNames) {
   EXPECT_TRUE(r.recipients.empty());
 }
 
-TEST(ReportCorpusTest, PreDsnSendmailBounceIsNotRecognised) {
-  // From MAILER-DAEMON, but neither a report nor a qmail/Exim body.
+TEST(ReportCorpusTest, PreDsnSendmailBounce) {
+  // 1995: "Returned mail: Host unknown", a transcript and no report part.
   const Report r = ParseReport(Corpus("mailcore2/parser/input/mbox/jwz/21"));
-  EXPECT_EQ(Dump(r), Dump(Report{}));
+  EXPECT_EQ(r.kind, ReportKind::kDeliveryStatus);
+  EXPECT_EQ(r.format, "sendmail");
+  EXPECT_EQ(r.original_message_id, "199504270008.RAA17240@neon.netscape.com");
+  ASSERT_EQ(r.recipients.size(), 1u);
+  const DsnRecipient& d = r.recipients[0];
+  EXPECT_EQ(d.final_recipient, "drwebb@maine.link.net");
+  EXPECT_EQ(d.action, "failed");
+  EXPECT_EQ(d.status, "5.0.0");  // "550": the class only
+  EXPECT_EQ(d.diagnostic,
+            "550 <drwebb@maine.link.net>... Host unknown (Name server: "
+            "maine.link.net: host not found)");
+  EXPECT_EQ(d.reason, "hostunknown");
+  EXPECT_EQ(d.bounce_type, "hard");
 }
 
 TEST(ReportCorpusTest, AutoForwardedWithNullReturnPath) {
@@ -231,6 +243,7 @@ TEST(ReportCorpusTest, OnlyTheReportsAreReports) {
       "mikel-mail/multipart_report_emails/report_530.eml",
       "mikel-mail/mime_emails/raw_email_with_mimepart_without_content_type.eml",
       "mailcore2/parser/input/mbox/jwz/132",
+      "mailcore2/parser/input/mbox/jwz/21",
       "mailcore2/summary/input/2113-formatting.eml",
   };
   std::istringstream manifest(Corpus("MANIFEST.tsv"));
@@ -401,6 +414,14 @@ TEST(ReportFixtureTest, VacationWithXAutoreplyOnly) {
   EXPECT_EQ(Dump(r), Dump(want));
 }
 
+TEST(ReportFixtureTest, VacationFromExchangeAndAppleMail) {
+  for (const char* name : {"vacation_exchange.eml", "vacation_apple.eml"}) {
+    Report want;
+    want.auto_submitted = "auto-replied";
+    EXPECT_EQ(Dump(ParseReport(Fixture(name))), Dump(want)) << name;
+  }
+}
+
 TEST(ReportFixtureTest, OrdinaryMessageLooksLikeNothing) {
   // Report-like text in its parts, an "Out of the office" subject: nothing.
   EXPECT_EQ(Dump(ParseReport(Fixture("ordinary.eml"))), Dump(Report{}));
@@ -415,6 +436,8 @@ const char* const kFixtures[] = {"dsn_postfix.eml",
                                  "exim_delayed.eml",
                                  "vacation_auto_submitted.eml",
                                  "vacation_x_autoreply.eml",
+                                 "vacation_exchange.eml",
+                                 "vacation_apple.eml",
                                  "ordinary.eml"};
 
 TEST(ReportFixtureTest, CrlfAndLfGiveTheSameResult) {
@@ -434,9 +457,22 @@ TEST(ReportFixtureTest, MboxFromLineIsSkipped) {
   for (const char* name : kFixtures) {
     const std::string raw = Fixture(name);
     const std::string mbox =
-        "From MAILER-DAEMON  Tue Jun  4 09:12:03 2024\n" + raw;
+        "From someone@example.com  Tue Jun  4 09:12:03 2024\n" + raw;
     EXPECT_EQ(Dump(ParseReport(mbox)), Dump(ParseReport(raw))) << name;
   }
+  // Its sender counts: MAILER-DAEMON's mail is a bounce.
+  std::string exim = Lf(Fixture("exim_failed.eml"));
+  exim.replace(exim.find("Return-path: <>"), 15, "Return-path: <l@x>");
+  exim.replace(exim.find("From: Mail Delivery System <Mailer-Daemon@"), 42,
+               "From: Liam <liam@");
+  exim.replace(exim.find("X-Failed-Recipients:"), 20, "X-Whatever:");
+  exim.replace(exim.find("Subject: Mail delivery failed: returning message "
+                         "to sender"),
+               57, "Subject: plans");
+  EXPECT_EQ(ParseReport(exim).kind, ReportKind::kNone);
+  EXPECT_EQ(ParseReport("From MAILER-DAEMON Tue Jun  4 09:12:03 2024\n" + exim)
+                .recipients.size(),
+            2u);
   EXPECT_EQ(ParseReport("From x@example.com Tue Jun  4 09:12:03 2024\n" +
                         Fixture("dsn_postfix.eml"))
                 .recipients.size(),
@@ -471,6 +507,21 @@ TEST(ReportAutoSubmittedTest, ValuesAndVacationMarkers) {
       {"Subject: Auto-Reply: hello\n", "auto-replied"},
       {"Subject: Automobiles for sale\n", ""},
       {"Subject: Re: Auto: parts\n", ""},
+      // Exchange and Outlook, Apple Mail, control panels.
+      {"X-Auto-Response-Suppress: DR, OOF, AutoReply\n", "auto-replied"},
+      {"X-Auto-Response-Suppress: All\n", ""},
+      {"X-Apple-Action: vacation\n", "auto-replied"},
+      {"X-Autoresponder: yes\n", "auto-replied"},
+      {"X-Vacation: yes\n", "auto-replied"},
+      // Subjects in other words and languages.
+      {"Subject: Auto Response: hello\n", "auto-replied"},
+      {"Subject: Out of the office: back on Monday\n", "auto-replied"},
+      {"Subject: Out of the office party\n", ""},
+      {"Subject: Abwesenheitsnotiz: Angebot\n", "auto-replied"},
+      {"Subject: =?UTF-8?Q?R=C3=A9ponse_automatique_:_devis?=\n",
+       "auto-replied"},
+      {"Subject: Risposta automatica: preventivo\n", "auto-replied"},
+      {"Subject: =?UTF-8?B?6Ieq5Yqo5Zue5aSNOiDkvaDlpb0=?=\n", "auto-replied"},
   };
   for (const Row& row : rows) {
     const Report r =
@@ -671,15 +722,26 @@ TEST(ReportMalformedTest, BareDeliveryStatusAndFeedbackBodies) {
   EXPECT_EQ(arf.source_ip, std::vector<std::string>{"198.51.100.3"});
 }
 
-TEST(ReportMalformedTest, BounceBodiesNeedABounceSender) {
+TEST(ReportMalformedTest, BounceTextNeedsABouncesLook) {
+  // A bounce's text quoted in ordinary mail: no bounce sender, subject or
+  // header, nothing returned.
   std::string qmail = Lf(Fixture("qmail.eml"));
   qmail.replace(qmail.find("From: MAILER-DAEMON@"), 20, "From: henry2@");
   qmail.replace(qmail.find("Return-Path: <>"), 15, "Return-Path: <h@x>");
+  qmail.replace(qmail.find("Subject: failure notice"), 23, "Subject: look");
+  qmail.replace(qmail.find("invoked for bounce"), 18, "invoked by uid 7");
   EXPECT_EQ(ParseReport(qmail).kind, ReportKind::kNone);
 
+  // A bounce's subject alone is not enough either.
+  qmail.replace(qmail.find("Subject: look"), 13, "Subject: failure notice");
+  qmail.replace(qmail.find("--- Below this line"), 19, "--- Above this line");
+  EXPECT_EQ(ParseReport(qmail).kind, ReportKind::kNone);
+
+  // A bounce without the lines of any format: nothing to read.
   std::string exim = Lf(Fixture("exim_failed.eml"));
-  exim.replace(exim.find("The following address(es) failed:"), 33,
-               "Nothing failed.");
+  const std::size_t list = exim.find("  mia@example.net");
+  exim.erase(list, exim.find("------ This is a copy") - list);
+  exim.replace(exim.find("X-Failed-Recipients:"), 20, "X-Whatever:");
   EXPECT_EQ(ParseReport(exim).kind, ReportKind::kNone);
 }
 

@@ -563,6 +563,8 @@ TEST(PostfixE2ETest, PostfixBounceBecomesAReport) {
   EXPECT_EQ(report->Values("mdaDsnStatus"), std::vector<std::string>{"5.1.1"});
   EXPECT_EQ(report->Values("mdaDsnResult"),
             std::vector<std::string>{"failed;5.1.1;bob@remote.example"});
+  EXPECT_EQ(report->Values("mdaDsnReason"),
+            std::vector<std::string>{"userunknown;hard;bob@remote.example"});
   EXPECT_NE(report->First("mdaDsnDiagnostic").find("user unknown here"),
             std::string::npos)
       << report->First("mdaDsnDiagnostic");

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <regex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +98,18 @@ bool IsStatusCode(const std::string& s) {
   return std::regex_match(s, code);
 }
 
+bool IsReason(const std::string& r) {
+  static const std::set<std::string> reasons = {
+      "blocked",       "contenterror", "exceedlimit",     "expired",
+      "filtered",      "hasmoved",     "hostunknown",     "mailboxfull",
+      "mailererror",   "mesgtoobig",   "networkerror",    "norelaying",
+      "notaccept",     "onhold",       "policyviolation", "rejected",
+      "securityerror", "spamdetected", "suspend",         "syntaxerror",
+      "systemerror",   "systemfull",   "toomanyconn",     "undefined",
+      "userunknown",   "virusdetected"};
+  return reasons.count(r) > 0;
+}
+
 // report.h: every value a Directory String or ""; statuses d.d.d; the
 // arrival date generalizedTime; an ordinary message reports nothing.
 void CheckReport(const ldapmda::Report& r) {
@@ -124,7 +137,14 @@ void CheckReport(const ldapmda::Report& r) {
     CheckValue(d.diagnostic, "diagnostic");
     CheckValue(d.remote_mta, "remote_mta");
     if (!d.status.empty()) FUZZ_CHECK(IsStatusCode(d.status), d.status);
+    // A reason is one of bounce_reason.h's names and comes with a type.
+    FUZZ_CHECK(d.reason.empty() || IsReason(d.reason), d.reason);
+    FUZZ_CHECK(d.reason.empty() == d.bounce_type.empty(), d.bounce_type);
+    FUZZ_CHECK(d.bounce_type.empty() || d.bounce_type == "hard" ||
+                   d.bounce_type == "soft",
+               d.bounce_type);
   }
+  for (const std::string& to : r.original_to) CheckValue(to, "original_to");
   FUZZ_CHECK((r.kind == ReportKind::kNone) == r.format.empty(), r.format);
   if (r.kind != ReportKind::kDeliveryStatus) {
     FUZZ_CHECK(r.recipients.empty() && r.reporting_mta.empty(), "kind");

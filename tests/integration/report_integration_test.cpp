@@ -1,8 +1,9 @@
 // Reports through the real binary into a real slapd: a DSN, an ARF
-// complaint, a VERP bounce and a corpus bounce become mdaReport
-// attributes, found with the searches README shows; ldapmbox lists them
-// as a table, CSV and JSON; a directory with the schema of before
-// mdaReport still gets every message.
+// complaint, a VERP bounce, provider bounces and a corpus bounce become
+// mdaReport attributes (with a reason per recipient, mdaDsnReason), found
+// with the searches README shows; ldapmbox lists them as a table, CSV and
+// JSON, and the addresses to suppress; a directory with the schema of
+// before mdaReport or mdaDsnReason still gets every message.
 #include <gtest/gtest.h>
 #include <ldap.h>
 
@@ -91,6 +92,9 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
   EXPECT_EQ(Sorted(e.Values("mdaDsnResult")),
             (Values{"delayed;4.4.1;erin@example.org",
                     "failed;5.1.1;dan@example.net"}));
+  EXPECT_EQ(Sorted(e.Values("mdaDsnReason")),
+            (Values{"expired;soft;erin@example.org",
+                    "userunknown;hard;dan@example.net"}));
   EXPECT_EQ(e.Values("mdaDsnRemoteMta"), Values{"mx.example.net"});
   EXPECT_EQ(Sorted(e.Values("mdaDsnDiagnostic")),
             (Values{"550 5.1.1 <dan@example.net>: User unknown",
@@ -111,6 +115,13 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
                  "(mdaDeliveredAt>=99990101000000Z))"),
             std::set<std::string>{});
   EXPECT_EQ(Find("(mdaReportedMessageId=minutes.7@example.com)"), one);
+  // Reasons: by reason, by bounce type, for one address.
+  EXPECT_EQ(Find("(mdaDsnReason=userunknown;*)"), one);
+  EXPECT_EQ(Find("(mdaDsnReason=*;hard;dan@example.net)"), one);
+  EXPECT_EQ(Find("(mdaDsnReason=*;hard;erin@example.org)"),
+            std::set<std::string>{});
+  EXPECT_EQ(Find("(&(objectClass=mdaReport)(mdaDsnReason=mailboxfull;*))"),
+            std::set<std::string>{});
 
   // ldapmbox: one row per recipient, as a table, CSV and JSON.
   ProcessResult table = Ldapmbox({"bounces", "bob@example.com"});
@@ -141,6 +152,11 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
             std::string::npos)
       << csv.out;
   EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 3);
+  // The reason and bounce type come last.
+  EXPECT_NE(csv.out.find(",key,reason,type\r\n"), std::string::npos) << csv.out;
+  EXPECT_NE(csv.out.find(",userunknown,hard\r\n"), std::string::npos)
+      << csv.out;
+  EXPECT_NE(csv.out.find(",expired,soft\r\n"), std::string::npos) << csv.out;
 
   ProcessResult json = Ldapmbox({"bounces", "bob@example.com", "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
@@ -148,6 +164,9 @@ TEST_F(ReportIntegrationTest, DeliveryStatusIsSearchable) {
             std::string::npos)
       << json.out;
   EXPECT_NE(json.out.find("\"messageId\": \"minutes.7@example.com\""),
+            std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find("\"reason\": \"userunknown\", \"type\": \"hard\""),
             std::string::npos)
       << json.out;
 
@@ -252,15 +271,111 @@ TEST_F(ReportIntegrationTest, CorpusBounceWithFiveRecipients) {
       << csv.out;
 }
 
-// The schema as it was before mdaReport: everything up to its comment.
-SlapdOptions OlderSchema() {
+// `raw` with one more header line at the top: another message (another
+// key), the same report.
+std::string Another(const std::string& raw, int n) {
+  return "X-Copy: " + std::to_string(n) + "\n" + raw;
+}
+
+// The "address:cause" of each row of `ldapmbox suppressions ... --csv`.
+Values Suppressed(const ProcessResult& csv) {
+  EXPECT_EQ(csv.exit_code, 0) << csv.err;
+  std::istringstream lines(csv.out);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "address,cause,reason,status,count,first,last\r");
+  Values out;
+  while (std::getline(lines, line)) {
+    const std::size_t a = line.find(','), b = line.find(',', a + 1);
+    out.push_back(line.substr(0, a) + ":" + line.substr(a + 1, b - a - 1));
+  }
+  return out;
+}
+
+TEST_F(ReportIntegrationTest, SuppressionsListWhoToStopSendingTo) {
+  // The bounce mailbox (bob): an RFC 3464 report (dan failed, userunknown;
+  // erin delayed), provider bounces (Gmail: pat, userunknown; Zoho: adam
+  // userunknown, bea expired) and the same 1&1 size refusal twice (hank,
+  // mesgtoobig, soft).
+  const TestEntry dsn = DeliverOne("bob@example.com", Dsn());
+  const TestEntry gmail =
+      DeliverOne("bob@example.com", ReadFixture("bounce_gmail.eml"));
+  const TestEntry zoho =
+      DeliverOne("bob@example.com", ReadFixture("bounce_zoho.eml"));
+  const std::string size = ReadFixture("bounce_1and1.eml");
+  DeliverOne("bob@example.com", size);
+  DeliverOne("bob@example.com", Another(size, 2));
+  // The abuse mailbox (carol): a complaint naming frank and grace, and one
+  // that names nobody, whose returned original went to ivy.
+  const std::string arf = ReadFixture("arf_abuse.eml");
+  DeliverOne("carol@example.com", arf);
+  std::string redacted = arf;
+  for (const char* rcpt : {"Original-Rcpt-To: <frank@example.net>\n",
+                           "Original-Rcpt-To: <grace@example.net>\n"}) {
+    const std::size_t at = redacted.find(rcpt);
+    ASSERT_NE(at, std::string::npos);
+    redacted.erase(at, std::string_view(rcpt).size());
+  }
+  const std::size_t to = redacted.find("To: frank@example.net\n");
+  ASSERT_NE(to, std::string::npos);
+  redacted.replace(to, 21, "To: ivy@example.net");
+  DeliverOne("carol@example.com", Another(redacted, 2));
+
+  // The reasons are searchable beside the results.
+  EXPECT_EQ(gmail.Values("mdaDsnReason"),
+            Values{"userunknown;hard;pat@example.net"});
+  EXPECT_EQ(Find("(mdaDsnReason=*;hard;pat@example.net)"),
+            std::set<std::string>{gmail.dn});
+  EXPECT_EQ(Find("(mdaDsnReason=userunknown;hard;*)").size(), 3u);
+  EXPECT_EQ(Find("(mdaDsnReason=mesgtoobig;soft;hank@example.net)").size(), 2u);
+  EXPECT_EQ(Find("(&(mdaDsnReason=*;hard;*)(mdaDsnResult=failed;5.1.1;*))"),
+            (std::set<std::string>{dsn.dn, zoho.dn}));
+
+  // Hard bounces and complaints; hank's two soft bounces came the same
+  // day, bea's is alone, erin was only delayed.
+  const Values expected = {
+      "adam@example.net:hard",       "dan@example.net:hard",
+      "frank@example.net:complaint", "grace@example.net:complaint",
+      "ivy@example.net:complaint",   "pat@example.net:hard"};
+  EXPECT_EQ(Suppressed(Ldapmbox({"suppressions", "bob@example.com",
+                                 "carol@example.com", "--csv"})),
+            expected);
+  // Two soft bounces on any days count with --soft-days 0.
+  Values with_soft = expected;
+  with_soft.insert(with_soft.begin() + 4, "hank@example.net:soft");
+  EXPECT_EQ(
+      Suppressed(Ldapmbox({"suppressions", "bob@example.com",
+                           "carol@example.com", "--soft-days", "0", "--csv"})),
+      with_soft);
+  // One mailbox at a time; nothing delivered from tomorrow on.
+  EXPECT_EQ(
+      Suppressed(Ldapmbox({"suppressions", "carol@example.com", "--csv"})),
+      (Values{"frank@example.net:complaint", "grace@example.net:complaint",
+              "ivy@example.net:complaint"}));
+  EXPECT_EQ(Suppressed(Ldapmbox({"suppressions", "bob@example.com",
+                                 "carol@example.com", "--since", "9999-01-01",
+                                 "--csv"})),
+            Values{});
+  // The details, as JSON.
+  const ProcessResult json =
+      Ldapmbox({"suppressions", "bob@example.com", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("{\"address\": \"pat@example.net\", \"cause\": "
+                          "\"hard\", \"reason\": \"userunknown\", "
+                          "\"status\": \"5.0.0\", \"count\": \"1\""),
+            std::string::npos)
+      << json.out;
+  // An unknown mailbox is an error, as for the other commands.
+  const ProcessResult unknown =
+      Ldapmbox({"suppressions", "bob@example.com", "nobody@example.com"});
+  EXPECT_EQ(unknown.exit_code, 67) << unknown.out << unknown.err;
+}
+
+// The schema as it was before `what` (testing::SchemaBefore).
+SlapdOptions OlderSchema(const std::string& what) {
   static const testing::TempDir dir;  // lives as long as the test program
-  const std::string path = dir.File("ldapmda-before-mdaReport.schema");
-  const std::string schema =
-      testing::ReadFile(LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema");
-  const std::size_t cut = schema.find("# Report attributes");
-  EXPECT_NE(cut, std::string::npos);
-  std::ofstream(path) << schema.substr(0, cut);
+  const std::string path = dir.File("ldapmda-before-" + what + ".schema");
+  std::ofstream(path) << testing::SchemaBefore(what);
   SlapdOptions options;
   options.schema_file = path;
   return options;
@@ -268,8 +383,51 @@ SlapdOptions OlderSchema() {
 
 class OlderSchemaTest : public ReportIntegrationTest {
  protected:
-  OlderSchemaTest() : ReportIntegrationTest(OlderSchema()) {}
+  OlderSchemaTest() : ReportIntegrationTest(OlderSchema("mdaReport")) {}
 };
+
+class SchemaWithoutReasonsTest : public ReportIntegrationTest {
+ protected:
+  SchemaWithoutReasonsTest()
+      : ReportIntegrationTest(OlderSchema("mdaDsnReason")) {}
+};
+
+TEST_F(SchemaWithoutReasonsTest, ReportIsStoredWithoutItsReasons) {
+  const TestEntry e = DeliverOne("bob@example.com", Dsn());
+  EXPECT_EQ(e.First("mdaRawMessage"), Dsn());
+  EXPECT_EQ(Sorted(e.Values("objectClass")),
+            (Values{"mdaMessage", "mdaReport"}));
+  EXPECT_EQ(e.Values("mdaDsnResult").size(), 2u);
+  EXPECT_FALSE(e.Has("mdaDsnReason"));
+  // ldapmbox reads the reasons from the stored message instead.
+  const ProcessResult csv = Ldapmbox({"bounces", "bob@example.com", "--csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_NE(csv.out.find(",userunknown,hard\r\n"), std::string::npos)
+      << csv.out;
+  EXPECT_EQ(Suppressed(Ldapmbox({"suppressions", "bob@example.com", "--csv"})),
+            Values{"dan@example.net:hard"});
+
+  // More reports than ldapmbox reads in one round trip (50): every one is
+  // read again, the last batch too.
+  for (int n = 2; n <= 51; ++n)
+    DeliverOne("bob@example.com", Another(Dsn(), n));
+  const ProcessResult all = Ldapmbox({"bounces", "bob@example.com", "--csv"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  std::size_t reasons = 0;
+  for (std::size_t at = 0;
+       (at = all.out.find(",userunknown,hard\r\n", at)) != std::string::npos;
+       ++at) {
+    ++reasons;
+  }
+  EXPECT_EQ(reasons, 51u) << all.out;
+  const ProcessResult json =
+      Ldapmbox({"suppressions", "bob@example.com", "--json"});
+  EXPECT_NE(json.out.find("\"address\": \"dan@example.net\", \"cause\": "
+                          "\"hard\", \"reason\": \"userunknown\", "
+                          "\"status\": \"5.1.1\", \"count\": \"51\""),
+            std::string::npos)
+      << json.out;
+}
 
 TEST_F(OlderSchemaTest, ReportIsStoredWithoutItsAttributes) {
   const TestEntry e = DeliverOne("bob@example.com", Dsn());

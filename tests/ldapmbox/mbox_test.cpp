@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/fake_directory.h"
 #include "ldapmbox/listing.h"
 #include "ldapmbox/maildir.h"
 #include "ldapmbox/progress.h"
@@ -272,6 +273,41 @@ TEST(MailboxStoreTest, FilterEscapesEveryValue) {
   EXPECT_EQ(MessageFilterString(d),
             "(&(objectClass=mdaMessage)(mdaDeliveredAt=*)"
             "(!(mdaDeliveredAt>=20260101000000Z)))");
+}
+
+TEST(MailboxStoreTest, ReadRawManyAnswersEachKeyInPlace) {
+  testing::FakeDirectory directory;
+  Config config;
+  config.search_base = "dc=x";
+  const Deadline deadline(std::chrono::seconds(10));
+  MailboxStore store(config, directory, deadline);
+  ASSERT_TRUE(store.Open("alice@example.com").ok());
+  const auto key = [](const std::string& k) {
+    return "(&(objectClass=mdaMessage)(mdaKey=" + k + "))";
+  };
+  directory.by_filter[key("k1")] = {
+      {"mdaKey=k1,x", {{"mdaRawMessage", {"one"}}}}};
+  directory.by_filter[key("k3")] = {
+      {"mdaKey=k3,x", {{"mdaRawMessage", {"three"}}}}};
+  directory.searches.clear();
+  std::vector<std::optional<std::string>> raws;
+  ASSERT_TRUE(store.ReadRawMany({"k1", "k2", "k3"}, &raws).ok());
+  EXPECT_EQ(raws, (std::vector<std::optional<std::string>>{"one", std::nullopt,
+                                                           "three"}));
+  // One unpaged search per key, below the mailbox, for the raw bytes only.
+  ASSERT_EQ(directory.searches.size(), 3u);
+  EXPECT_EQ(directory.searches[1].filter, key("k2"));
+  EXPECT_EQ(directory.searches[1].page_size, 0);
+  EXPECT_EQ(directory.searches[1].attributes,
+            std::vector<std::string>{"mdaRawMessage"});
+  EXPECT_EQ(directory.searches[1].base, store.mailbox_dn());
+  // A failing read fails them all; no keys, no searches.
+  directory.search_code = LDAP_BUSY;
+  EXPECT_FALSE(store.ReadRawMany({"k1"}, &raws).ok());
+  directory.searches.clear();
+  EXPECT_TRUE(store.ReadRawMany({}, &raws).ok());
+  EXPECT_TRUE(raws.empty());
+  EXPECT_TRUE(directory.searches.empty());
 }
 
 TEST(ProgressTest, DrawsOnATerminalOnly) {

@@ -31,6 +31,16 @@ class AdminTest : public testing::MdaTest {
   static bool Has(const ProcessResult& r, const std::string& line_start) {
     return r.out.find("\n" + line_start) != std::string::npos;
   }
+  // --check against a slapd with the schema of before `what`
+  // (testing::SchemaBefore).
+  ProcessResult CheckWithSchemaBefore(const std::string& what) {
+    const std::string old_schema = dir_.File("before-" + what + ".schema");
+    testing::WriteFile(old_schema, testing::SchemaBefore(what), 0644);
+    SlapdOptions options;
+    options.schema_file = old_schema;
+    SlapdServer server(options);
+    return Check(Config(server));
+  }
 };
 
 TEST_F(AdminTest, CheckPassesOnAGoodSetup) {
@@ -113,22 +123,19 @@ TEST_F(AdminTest, CheckDetectsAMissingSchema) {
 TEST_F(AdminTest, CheckWarnsAboutASchemaWithoutReports) {
   // The schema as it was before mdaReport: mail is stored, reports
   // without their attributes. Said, but not a failure.
-  const std::string schema =
-      testing::ReadFile(LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema");
-  const std::size_t cut = schema.find("# Report attributes");
-  ASSERT_NE(cut, std::string::npos);
-  const std::string old_schema = dir_.File("old.schema");
-  testing::WriteFile(old_schema, schema.substr(0, cut), 0644);
-  SlapdOptions options;
-  options.schema_file = old_schema;
-  SlapdServer server(options);
-  const ProcessResult r = Check(Config(server));
+  const ProcessResult r = CheckWithSchemaBefore("mdaReport");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_TRUE(Has(r,
                   "WARN  schema: mdaMessage and mdaMailbox are loaded, "
                   "mdaReport is not"))
       << r.out;
   EXPECT_TRUE(Has(r, "all checks passed")) << r.out;
+}
+
+TEST_F(AdminTest, CheckWarnsAboutASchemaWithoutReasons) {
+  const ProcessResult r = CheckWithSchemaBefore("mdaDsnReason");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(Has(r, "WARN  schema: mdaReport predates mdaDsnReason")) << r.out;
 }
 
 TEST_F(AdminTest, CheckDetectsAServerThatRefusesMaxMessageSize) {

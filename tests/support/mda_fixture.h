@@ -91,6 +91,25 @@ inline std::string StoredDn(const std::string& out) {
   return out.substr(prefix.size(), out.size() - prefix.size() - 1);
 }
 
+// conf/ldapmda.schema as it was before `what`: "mdaReport" (no report
+// attributes at all) or "mdaDsnReason" (reports without reasons).
+inline std::string SchemaBefore(std::string_view what) {
+  std::string schema =
+      testing::ReadFile(LDAPMDA_SOURCE_DIR "/conf/ldapmda.schema");
+  if (what == "mdaReport") {
+    const std::size_t cut = schema.find("# Report attributes");
+    EXPECT_NE(cut, std::string::npos);
+    return schema.substr(0, cut);
+  }
+  const std::size_t from = schema.find("# Bounce reasons");
+  const std::size_t to = schema.find("objectclass ( ldapmdaOC:4", from);
+  const std::size_t may = schema.find(" $ mdaDsnReason");
+  EXPECT_TRUE(from != std::string::npos && to != std::string::npos &&
+              may != std::string::npos);
+  schema.erase(may, std::string_view(" $ mdaDsnReason").size());
+  return schema.erase(from, to - from);
+}
+
 // Sample data plus users for the policy rules: mary-ann and mary (a
 // delimiter that is legal in local parts), catchall (@example.net), dave
 // (disabled), frank (active), erin (quota 1000 bytes).
