@@ -5,6 +5,7 @@
 #include <gmime/gmime.h>
 
 #include <algorithm>
+#include <exception>
 #include <memory>
 
 #include "core/mime.h"
@@ -104,7 +105,13 @@ MessageInfo ParseMessage(std::string_view raw) {
   // No header bytes at all (empty input, or only an mbox "From " line):
   // nothing to parse, and GMime refuses a NULL buffer.
   if (headers.empty()) return info;
-  info.report = ParseReport(raw);
+  // Recognising a report is a convenience: a parser fault must not keep
+  // the message from being stored (as ordinary mail, then).
+  try {
+    info.report = ParseReport(raw);
+  } catch (const std::exception&) {
+    info.report = Report{};
+  }
   GObjectPtr<GMimeStream> stream(
       g_mime_stream_mem_new_with_buffer(headers.data(), headers.size()));
   GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
