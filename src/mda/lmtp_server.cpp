@@ -53,6 +53,13 @@ class CoreBackend : public LmtpBackend {
     return r.outcome;
   }
 
+  void Refused(const Address& recipient, const MessageInfo& info,
+               std::size_t size, const Outcome& why) override {
+    Log(LogLevel::kInfo,
+        FormatDeliveryLine({"", recipient.text, "",
+                            info.message_id.value_or(""), size, 0.0, why, ""}));
+  }
+
  private:
   void Begin() {
     deadline_.Restart(config_.deadline);
