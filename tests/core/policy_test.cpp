@@ -253,6 +253,9 @@ TEST_F(PolicyTest, RetryOfAStoredMessageIsDeliveredEvenWhenNowOverQuota) {
   EXPECT_EQ(r.outcome.dsn, kDsnStored);
   EXPECT_EQ(r.outcome.text, "already stored as " + message);
   EXPECT_TRUE(dir_.modified.empty());
+  // Where it may be (its folder, or right below the mailbox as an older
+  // ldapmda stored it) was asked in one round trip, besides the lookup.
+  EXPECT_EQ(dir_.search_many_calls, 2);
 }
 
 TEST_F(PolicyTest, FailedCounterUpdateNeverFailsAStoredMessage) {
