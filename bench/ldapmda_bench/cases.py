@@ -6,6 +6,7 @@ import os
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .common import (ADMIN_DN, GNU_TIME, DOVECOT_LDA, MiB, PEOPLE_DN,
                      RECIPIENT, SENDER, SERVICE_DN, BenchError, die, log,
@@ -162,65 +163,98 @@ class Cases:
             die(f"dovecot-lda: {got} files in Maildir/new, expected {runs * n + w}")
         self.results["pipe"] = per_run
 
-    # -- 3: LMTP vs ldapadd -f --------------------------------------------
+    # -- 3: LMTP sessions vs ldapadd -f connections -----------------------
+
+    LMTP_LEVELS = (1, 2, 4, 8)
+
+    def lmtp_files(self, tag, count):
+        """One LMTP session of `count` distinct 4 KiB messages, the LDIF of
+        `count` other ones for ldapadd -f, and the last LMTP message."""
+        session = [b"LHLO bench.example.org\r\n"]
+        ldif = []
+        for i in range(count):
+            raw = make_message(f"lmtp-m-{tag}-{i}", 4096)
+            session.append(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{RECIPIENT}>\r\n"
+                           "DATA\r\n".encode())
+            session.append(lmtp_data(raw))
+            a_tag = f"lmtp-a-{tag}-{i}"
+            a_raw = make_message(a_tag, 4096)
+            ldif.append(ldif_entry(message_dn(a_raw),
+                                   entry_attributes(a_raw, a_tag, generalized_now())))
+        session.append(b"QUIT\r\n")
+        return (self.work.write(f"lmtp/session-{tag}.txt", b"".join(session)),
+                self.work.write(f"lmtp/all-{tag}.ldif", b"".join(ldif)), raw)
+
+    def lmtp_side(self, side, files, count):
+        """Runs one process per file at once, each over its own connection:
+        `ldapmda --lmtp` on a session or `ldapadd -f` on an LDIF. Returns
+        the wall time in seconds from the first start to the last exit."""
+        def one(k, session, ldif):
+            out = self.work.out(f"lmtp-{side}-{k}")
+            if side == "ldapmda":
+                _, rc, _ = spawn_timed(
+                    [self.ldapmda, "-c", self.servers.conf, "--lmtp"], session, out)
+                replies = read(out, 1 << 30).splitlines()
+                bad = [l for l in replies if l[:1] in ("4", "5")]
+                stored = sum(1 for l in replies
+                             if l.startswith("250 2.0.0") and ": stored as " in l)
+                if (rc != 0 or bad or stored < count
+                        or not replies[-1].startswith("221")):
+                    die(f"ldapmda --lmtp: exit {rc}, {stored}/{count} stored; "
+                        f"first failure: {bad[:1]}; last line {replies[-1:]}")
+            else:
+                _, rc, _ = spawn_timed(
+                    ["/usr/bin/ldapadd", "-x", "-H", self.servers.uri, "-D",
+                     SERVICE_DN, "-y", self.servers.service_pw_file, "-f", ldif],
+                    None, out)
+                if rc != 0:
+                    die(f"ldapadd -f {ldif}: exit {rc}: {read(out)}")
+        with ThreadPoolExecutor(len(files)) as pool:
+            t0 = time.perf_counter()
+            started = [pool.submit(one, k, session, ldif)
+                       for k, (session, ldif, _) in enumerate(files)]
+            for f in started:
+                f.result()         # the first failure, after all ended
+            return time.perf_counter() - t0
 
     def bench_lmtp(self):
         runs, n = self.p["runs"], self.p["lmtp_n"]
-        log(f"\n== 3. one connection: ldapmda --lmtp vs ldapadd -f "
-            f"({runs} runs x {n} messages each, alternating)")
+        levels = self.LMTP_LEVELS
+        log(f"\n== 3. ldapmda --lmtp vs ldapadd -f: 1, 2, 4, 8 sessions at once "
+            f"against as many ldapadd -f connections ({runs} runs x {n} messages "
+            "per side and level, split between the sessions; alternating)")
         files = {}
-        for r in range(-1, runs):
-            count = max(5, n // 10) if r < 0 else n
-            session = [b"LHLO bench.example.org\r\n"]
-            ldif = []
-            for i in range(count):
-                raw = make_message(f"lmtp-m-{r}-{i}", 4096)
-                session.append(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{RECIPIENT}>\r\n"
-                               "DATA\r\n".encode())
-                session.append(lmtp_data(raw))
-                tag = f"lmtp-a-{r}-{i}"
-                raw = make_message(tag, 4096)
-                ldif.append(ldif_entry(message_dn(raw),
-                                       entry_attributes(raw, tag, generalized_now())))
-            session.append(b"QUIT\r\n")
-            files[r] = (self.work.write(f"lmtp/session-{r}.txt", b"".join(session)),
-                        self.work.write(f"lmtp/all-{r}.ldif", b"".join(ldif)), count,
-                        make_message(f"lmtp-m-{r}-{count - 1}", 4096))
+        for r in range(-1, runs):          # run -1: warm-up, one session
+            for c in (levels if r >= 0 else (1,)):
+                count = max(5, n // 10) if r < 0 else max(1, n // c)
+                files[(r, c)] = [self.lmtp_files(f"{r}-{c}-{k}", count)
+                                 for k in range(c)]
         os.sync()
-        rates = {"ldapmda": [], "ldapadd": []}
+        # rates[c][side]: messages per second of all c sessions together.
+        rates = {c: {"ldapmda": [], "ldapadd": []} for c in levels}
         for r in range(-1, runs):
-            session, ldif, count, last = files[r]
-            order = ["ldapmda", "ldapadd"] if r % 2 else ["ldapadd", "ldapmda"]
-            for s in order:
-                out = self.work.out(f"lmtp-{s}")
-                if s == "ldapmda":
-                    ms, rc, _ = spawn_timed([self.ldapmda, "-c", self.servers.conf, "--lmtp"],
-                                            session, out)
-                    replies = read(out, 1 << 30).splitlines()
-                    bad = [l for l in replies if l[:1] in ("4", "5")]
-                    stored = sum(1 for l in replies
-                                 if l.startswith("250 2.0.0") and ": stored as " in l)
-                    if rc != 0 or bad or stored < count or not replies[-1].startswith("221"):
-                        die(f"ldapmda --lmtp: exit {rc}, {stored}/{count} stored; "
-                            f"first failure: {bad[:1]}; last line {replies[-1:]}")
-                else:
-                    ms, rc, _ = spawn_timed(
-                        ["/usr/bin/ldapadd", "-x", "-H", self.servers.uri, "-D", SERVICE_DN,
-                         "-y", self.servers.service_pw_file, "-f", ldif], None, out)
-                    if rc != 0:
-                        die(f"ldapadd -f {ldif}: exit {rc}: {read(out)}")
-                if r >= 0:
-                    rates[s].append(count / (ms / 1000))
+            order = levels[r % 4:] + levels[:r % 4] if r >= 0 else (1,)
+            for c in order:
+                count = max(5, n // 10) if r < 0 else max(1, n // c)
+                sides = ["ldapmda", "ldapadd"] if (r + c) % 2 else ["ldapadd", "ldapmda"]
+                for s in sides:
+                    dt = self.lmtp_side(s, files[(r, c)], count)
+                    if r >= 0:
+                        rates[c][s].append(c * count / dt)
             if r >= 0:
-                log(f"  run {r + 1}: ldapmda --lmtp {rates['ldapmda'][-1]:.0f}/s, "
-                    f"ldapadd -f {rates['ldapadd'][-1]:.0f}/s")
+                log(f"  run {r + 1}: " + ", ".join(
+                    f"{c}: {rates[c]['ldapmda'][-1]:.0f}/s vs "
+                    f"{rates[c]['ldapadd'][-1]:.0f}/s" for c in levels))
         # The last LMTP message is where pipe mode would have put it.
+        last = files[(runs - 1, 1)][0][2]
         got = run(["ldapsearch", "-x", "-H", self.servers.uri, "-D", ADMIN_DN, "-w",
-                   self.servers.admin_pw, "-LLL", "-b", message_dn(files[runs - 1][3]),
+                   self.servers.admin_pw, "-LLL", "-b", message_dn(last),
                    "-s", "base", "mdaSize"], "checking an LMTP entry")
         if "mdaSize: 4096" not in got:
             die("ldapmda --lmtp did not store the message pipe mode would have")
-        self.results["lmtp"] = rates
+        # "lmtp": one connection, as before (chart, older results).
+        self.results["lmtp"] = rates[1]
+        self.results["lmtp_sessions"] = rates
 
     # -- 4: concurrent pipe deliverers ------------------------------------
 

@@ -61,6 +61,8 @@ struct Config {
   // LMTP mode (--lmtp).
   std::chrono::milliseconds lmtp_timeout{300000};  // idle, as RFC 5321
   std::size_t lmtp_max_recipients = 1000;          // per transaction
+  // How long a session reuses a recipient lookup; 0: never.
+  std::chrono::milliseconds lmtp_lookup_cache{1000};
 
   bool tracks_usage() const { return !quota_attribute.empty(); }
   // How many replicas must confirm a store; 0 when none are asked.

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ldapmda/report.h"
 #include "ldapmda/text.h"
@@ -38,6 +39,12 @@ MessageInfo ParseMessage(std::string_view raw);
 // The envelope sender in a Return-Path header of `raw` (what Postfix's
 // pipe(8) flag R and ldapmda's LMTP mode write); "" when there is none.
 std::string ReturnPathSender(std::string_view raw);
+
+// The values of the Delivered-To headers in the header section of `raw`
+// (up to the first empty or non-header line), unfolded, trimmed and in
+// ASCII lower case: the addresses this message was already delivered to
+// on its way, which pipe(8)'s flag D compares with the recipient.
+std::vector<std::string> DeliveredToAddresses(std::string_view raw);
 
 // Routes GLib/GMime diagnostics to ldapmda's log; call once at start.
 void InitMessageLibrary();

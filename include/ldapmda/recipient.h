@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ldapmda/address.h"
 #include "ldapmda/config.h"
@@ -82,6 +83,14 @@ class Resolver {
   // with nothing found, or the failure.
   Outcome Find(const std::string& filter_template, const Address& address,
                std::optional<Entry>* found);
+  // The search for `address` with `filter_template`; nullopt when the
+  // filter needs a domain the address does not have (nothing is found).
+  std::optional<SearchRequest> Request(const std::string& filter_template,
+                                       const Address& address) const;
+  // What the answer `r`, `entries` to `request` means, as for Find; takes
+  // the entry out of `entries`.
+  Outcome Found(const SearchRequest& request, const DirResult& r,
+                std::vector<Entry>& entries, std::optional<Entry>* found) const;
 
   const Config& config_;
   Directory& lookup_;

@@ -48,6 +48,7 @@ inline constexpr Dsn kDsnDisabled{5, 2, 1};
 inline constexpr Dsn kDsnOverQuota{5, 2, 2};
 inline constexpr Dsn kDsnOverQuotaTemp{4, 2, 2};
 inline constexpr Dsn kDsnTooBig{5, 2, 3};
+inline constexpr Dsn kDsnLoop{5, 4, 6};
 inline constexpr Dsn kDsnDirectoryUnavailable{4, 4, 3};
 inline constexpr Dsn kDsnConfig{4, 3, 5};
 inline constexpr Dsn kDsnInternal{4, 3, 0};

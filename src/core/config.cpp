@@ -306,6 +306,14 @@ const std::map<std::string, Setter>& Setters() {
        [](Config& c, const std::string& v) {
          return SetSeconds(c.lmtp_timeout, v, 3600);
        }},
+      {"lmtp_lookup_cache",
+       [](Config& c, const std::string& v) {
+         if (v == "0") {
+           c.lmtp_lookup_cache = std::chrono::milliseconds(0);
+           return std::string();
+         }
+         return SetSeconds(c.lmtp_lookup_cache, v, 60);
+       }},
       {"lmtp_max_recipients",
        [](Config& c, const std::string& v) {
          // RFC 5321 4.5.3.1.8: at least 100 recipients must be taken.

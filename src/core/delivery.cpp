@@ -123,14 +123,19 @@ Outcome Delivery::CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
 Outcome Delivery::RefuseUnlessStored(
     Outcome refusal, const std::vector<std::string>& message_dns,
     std::string* stored_dn) {
-  // Only on this rare path does the extra round trip happen.
+  // Only on this rare path does the extra round trip happen: one for all
+  // the places, which do not depend on each other; the first found wins.
+  std::vector<SearchRequest> requests;
   for (const std::string& dn : message_dns) {
-    SearchRequest request{dn, Scope::kBase, "(objectClass=*)", {}, 1};
-    std::vector<Entry> entries;
-    const DirResult r = store_.Search(request, &entries);
-    if (r.ok() && !entries.empty()) {
-      *stored_dn = dn;
-      return Outcome::Sent("already stored as " + dn);
+    requests.push_back({dn, Scope::kBase, "(objectClass=*)", {}, 1});
+  }
+  std::vector<std::vector<Entry>> entries;
+  std::vector<DirResult> results;
+  store_.SearchMany(requests, &entries, &results);
+  for (std::size_t i = 0; i < message_dns.size(); ++i) {
+    if (results[i].ok() && !entries[i].empty()) {
+      *stored_dn = message_dns[i];
+      return Outcome::Sent("already stored as " + message_dns[i]);
     }
   }
   return refusal;

@@ -96,6 +96,44 @@ std::string ReturnPathSender(std::string_view raw) {
   return "";
 }
 
+std::vector<std::string> DeliveredToAddresses(std::string_view raw) {
+  constexpr std::string_view kName = "delivered-to";
+  std::vector<std::string> found;
+  std::string* value = nullptr;  // the header being unfolded, if ours
+  std::size_t pos = 0;
+  while (pos < raw.size()) {
+    const std::size_t eol = std::min(raw.find('\n', pos), raw.size());
+    std::string_view line = raw.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.empty()) break;  // the end of the header section
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (value != nullptr) value->append(line);  // a folded value
+      continue;
+    }
+    const std::size_t colon = line.find(':');
+    // Not a header (nor an mbox "From " line, as Postfix writes none
+    // here): the body has begun.
+    if (colon == std::string_view::npos || colon == 0) break;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
+      name.remove_suffix(1);
+    }
+    value = nullptr;
+    if (EqualsIgnoreCase(name, kName)) {
+      value = &found.emplace_back(line.substr(colon + 1));
+    }
+  }
+  for (std::string& v : found) {
+    const std::size_t first = v.find_first_not_of(" \t");
+    const std::size_t last = v.find_last_not_of(" \t");
+    v = first == std::string::npos
+            ? ""
+            : AsciiLower(v.substr(first, last - first + 1));
+  }
+  return found;
+}
+
 MessageInfo ParseMessage(std::string_view raw) {
   InitMessageLibrary();
   MessageInfo info;

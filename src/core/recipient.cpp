@@ -95,23 +95,26 @@ std::vector<std::string> Resolver::PolicyAttributes() const {
   return attrs;
 }
 
-Outcome Resolver::Find(const std::string& filter_template,
-                       const Address& address, std::optional<Entry>* found) {
-  found->reset();
+std::optional<SearchRequest> Resolver::Request(
+    const std::string& filter_template, const Address& address) const {
   const auto filter = ExpandQueryFilter(filter_template, address);
   // As Postfix does: a %d query for an address without a domain finds
   // nothing.
-  if (!filter) return Outcome::Ok("no domain");
-  SearchRequest request{config_.search_base, config_.scope, *filter,
-                        PolicyAttributes(), 2};
-  std::vector<Entry> entries;
-  const DirResult r = lookup_.Search(request, &entries);
+  if (!filter) return std::nullopt;
+  return SearchRequest{config_.search_base, config_.scope, *filter,
+                       PolicyAttributes(), 2};
+}
+
+Outcome Resolver::Found(const SearchRequest& request, const DirResult& r,
+                        std::vector<Entry>& entries,
+                        std::optional<Entry>* found) const {
+  found->reset();
   if (r.size_limit_exceeded() || entries.size() > 1) {
     // Which mailbox is meant is a question for the administrator.
     return {kDsnConfig,
             "recipient lookup is ambiguous: more than one entry "
             "matches " +
-                *filter + " below " + config_.search_base};
+                request.filter + " below " + config_.search_base};
   }
   if (!r.ok()) {
     Outcome o = DirectoryFailure(DirOp::kSearch, r, deadline_);
@@ -122,36 +125,59 @@ Outcome Resolver::Find(const std::string& filter_template,
   return Outcome::Ok("looked up");
 }
 
+Outcome Resolver::Find(const std::string& filter_template,
+                       const Address& address, std::optional<Entry>* found) {
+  found->reset();
+  const auto request = Request(filter_template, address);
+  if (!request) return Outcome::Ok("no domain");
+  std::vector<Entry> entries;
+  const DirResult r = lookup_.Search(*request, &entries);
+  return Found(*request, r, entries, found);
+}
+
 Outcome Resolver::Resolve(const Address& recipient,
                           const std::string& extension_hint, Resolution* out) {
-  std::optional<Entry> entry;
+  auto ext = StripExtension(recipient, extension_hint);
+  if (!ext) ext = SplitExtension(recipient, config_.recipient_delimiter);
   // 1. The address as given: a user may own "mary-ann" although "-" is
-  //    also a delimiter.
-  Outcome o = Find(config_.query_filter, recipient, &entry);
-  if (!o.ok()) return o;
-  out->lookup = recipient;
-
-  // 2. Without the extension, which then names the folder.
-  if (!entry) {
-    auto ext = StripExtension(recipient, extension_hint);
-    if (!ext) ext = SplitExtension(recipient, config_.recipient_delimiter);
-    if (ext) {
-      o = Find(config_.query_filter, ext->address, &entry);
-      if (!o.ok()) return o;
-      out->lookup = ext->address;
-      // A VERP extension names a bounced address, not a folder.
-      auto verp = DecodeVerp(ext->extension, config_.verp_delimiters);
-      if (entry && verp) {
-        out->verp_recipient = std::move(*verp);
-      } else if (entry && config_.extension_folder) {
-        out->folder = FolderName(ext->extension);
-      }
+  //    also a delimiter. 2. Without the extension, which then names the
+  //    folder. Neither depends on the other: with an extension both go
+  //    out at once (one round trip, where the first one usually finds
+  //    nothing), and the first that finds an entry wins as before.
+  std::vector<Address> tried = {recipient};
+  if (ext) tried.push_back(ext->address);
+  std::vector<std::optional<SearchRequest>> requests;
+  std::vector<SearchRequest> sent;
+  for (const Address& a : tried) {
+    requests.push_back(Request(config_.query_filter, a));
+    if (requests.back()) sent.push_back(*requests.back());
+  }
+  std::vector<std::vector<Entry>> answers;
+  std::vector<DirResult> results;
+  lookup_.SearchMany(sent, &answers, &results);
+  std::optional<Entry> entry;
+  std::size_t matched = 0;
+  for (std::size_t i = 0, k = 0; i < tried.size() && !entry; ++i) {
+    if (!requests[i]) continue;  // no domain: nothing found
+    Outcome o = Found(*requests[i], results[k], answers[k], &entry);
+    ++k;
+    if (!o.ok()) return o;
+    matched = i;
+  }
+  out->lookup = tried[entry ? matched : tried.size() - 1];
+  if (entry && matched == 1) {
+    // A VERP extension names a bounced address, not a folder.
+    auto verp = DecodeVerp(ext->extension, config_.verp_delimiters);
+    if (verp) {
+      out->verp_recipient = std::move(*verp);
+    } else if (config_.extension_folder) {
+      out->folder = FolderName(ext->extension);
     }
   }
 
   // 3. The catch-all entry of the domain.
   if (!entry && !config_.catchall_query_filter.empty()) {
-    o = Find(config_.catchall_query_filter, recipient, &entry);
+    Outcome o = Find(config_.catchall_query_filter, recipient, &entry);
     if (!o.ok()) return o;
     const std::string at_domain = "@" + recipient.domain;
     out->lookup = Address{at_domain, at_domain, ""};

@@ -1,8 +1,10 @@
-// text: see text.h. Unicode work is GLib's.
+// text: see text.h. Unicode work is GLib's, SHA-256 nettle's.
 #include "ldapmda/text.h"
 
 #include <glib.h>
+#include <nettle/sha2.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace ldapmda {
@@ -73,18 +75,21 @@ std::optional<std::string> GeneralizedTime(std::time_t t) {
 }
 
 std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
-  GChecksum* sum = g_checksum_new(G_CHECKSUM_SHA256);
+  sha256_ctx ctx;
+  sha256_init(&ctx);
   for (std::string_view part : parts) {
-    // g_checksum_update takes a gssize: feed very large parts in pieces.
-    constexpr std::size_t kChunk = std::size_t{1} << 30;
-    for (std::size_t i = 0; i < part.size(); i += kChunk) {
-      const auto piece = part.substr(i, kChunk);
-      g_checksum_update(sum, reinterpret_cast<const guchar*>(piece.data()),
-                        static_cast<gssize>(piece.size()));
-    }
+    sha256_update(&ctx, part.size(),
+                  reinterpret_cast<const std::uint8_t*>(part.data()));
   }
-  std::string hex = g_checksum_get_string(sum);
-  g_checksum_free(sum);
+  std::uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_digest(&ctx, sizeof digest, digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * sizeof digest);
+  for (const std::uint8_t b : digest) {
+    hex += kHex[b >> 4];
+    hex += kHex[b & 15];
+  }
   return hex;
 }
 

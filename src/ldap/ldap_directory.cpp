@@ -719,9 +719,16 @@ DirResult LdapDirectory::SearchMany(const std::vector<SearchRequest>& requests,
     results->clear();
     return {};
   }
-  return impl_->WithFailover([&](LDAP* ld) {
+  const DirResult r = impl_->WithFailover([&](LDAP* ld) {
     return impl_->DoSearchMany(ld, requests, entries, results);
   });
+  if (!r.ok()) {
+    // No server could be asked (none connected, or the deadline): as
+    // the contract says, each request gets that answer.
+    entries->assign(requests.size(), {});
+    results->assign(requests.size(), r);
+  }
+  return r;
 }
 
 DirResult LdapDirectory::Add(const std::string& dn,

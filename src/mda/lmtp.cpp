@@ -1,7 +1,9 @@
 // lmtp: the LMTP protocol (see lmtp.h).
 #include "mda/lmtp.h"
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "ldapmda/escape.h"
 
@@ -244,16 +246,26 @@ void LmtpSession::DataLine(std::string_view line, std::string* replies) {
 std::string LmtpSession::EndOfData() {
   std::string replies;
   const MessageInfo info = ParseMessage(body_);
+  const std::vector<std::string> delivered_to = DeliveredToAddresses(body_);
   for (const auto& a : accepted_) {
+    const std::string delivered = AsciiLower(a.recipient.text);
     // What pipe(8) flags R and D would have written in front.
     const std::string raw = "Return-Path: <" + sender_ +
-                            ">\nDelivered-To: " + AsciiLower(a.recipient.text) +
-                            "\n" + body_;
+                            ">\nDelivered-To: " + delivered + "\n" + body_;
+    std::optional<Outcome> refusal;
     if (too_big_ || raw.size() > settings_.max_message_size) {
-      replies += Reply(552, "5.2.3",
-                       "<" + a.recipient.text +
-                           ">: message larger than "
-                           "max_message_size");
+      refusal = Outcome{kDsnTooBig, "message larger than max_message_size"};
+    } else if (std::find(delivered_to.begin(), delivered_to.end(), delivered) !=
+               delivered_to.end()) {
+      // Flag D: this message already passed through this mailbox, so it
+      // is looping (aliases or forwarding pointing back here); storing it
+      // again would only feed the loop.
+      refusal = Outcome{kDsnLoop, "mail forwarding loop for " + delivered};
+    }
+    if (refusal) {
+      backend_.Refused(a.recipient, info, raw.size(), *refusal);
+      refusal->text = "<" + a.recipient.text + ">: " + refusal->text;
+      replies += Reply(*refusal);
       continue;
     }
     Outcome o = backend_.Deliver(raw, info, {sender_, "", "", ""}, a.recipient,

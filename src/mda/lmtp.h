@@ -7,6 +7,9 @@
 // "Return-Path: <sender>" and "Delivered-To: <recipient>" first, then the
 // message with dot-stuffing undone and LF line ends. So mdaKey is the same
 // in both modes and a retry deduplicates whichever mode stored first.
+// Like flag D, a message whose header section already has a
+// Delivered-To for a recipient is refused for that recipient with 5.4.6
+// (a mail loop); the other recipients of the transaction are not affected.
 #ifndef LDAPMDA_LMTP_H_
 #define LDAPMDA_LMTP_H_
 
@@ -40,6 +43,12 @@ class LmtpBackend {
   virtual Outcome Deliver(std::string_view raw, const MessageInfo& info,
                           const Envelope& envelope, const Address& recipient,
                           const Resolution& where) = 0;
+  // After the final dot: the session itself refused the message (`info`,
+  // `size` bytes) for an accepted recipient with `why` (too large, a mail
+  // loop); nothing was stored. For the log.
+  virtual void Refused(const Address& /*recipient*/,
+                       const MessageInfo& /*info*/, std::size_t /*size*/,
+                       const Outcome& /*why*/) {}
 };
 
 // The reply code for a status: at RCPT time or after DATA.

@@ -12,6 +12,7 @@
 #include "ldapmda/escape.h"
 #include "ldapmda/log.h"
 #include "mda/lmtp.h"
+#include "mda/lookup_cache.h"
 
 namespace ldapmda {
 namespace {
@@ -25,12 +26,19 @@ class CoreBackend : public LmtpBackend {
       : config_(config),
         delivery_(delivery),
         deadline_(deadline),
-        out_fd_(out_fd) {}
+        out_fd_(out_fd),
+        cache_(config.lmtp_lookup_cache) {}
 
   Outcome Accept(const Address& recipient, Resolution* where) override {
+    const auto now = LookupCache::Clock::now();
+    if (const Resolution* kept = cache_.Find(recipient.text, now)) {
+      *where = *kept;
+      return Outcome::Ok("found");
+    }
     Begin();
     Outcome o = delivery_.resolver().Resolve(recipient, "", where);
     DisarmBackstop();
+    if (o.ok()) cache_.Keep(recipient.text, *where, now);
     if (!o.ok()) {
       Log(LogLevel::kInfo,
           FormatDeliveryLine({"", recipient.text, "", "", 0,
@@ -46,11 +54,20 @@ class CoreBackend : public LmtpBackend {
     const DeliveryResult r =
         delivery_.Deliver(raw, info, envelope, recipient, where);
     DisarmBackstop();
+    // Whatever went wrong may have to do with the entry: look it up again.
+    if (!r.outcome.ok()) cache_.Forget(recipient.text);
     Log(LogLevel::kInfo,
         FormatDeliveryLine({"", recipient.text, "",
                             info.message_id.value_or(""), raw.size(),
                             deadline_.Elapsed(), r.outcome, ""}));
     return r.outcome;
+  }
+
+  void Refused(const Address& recipient, const MessageInfo& info,
+               std::size_t size, const Outcome& why) override {
+    Log(LogLevel::kInfo,
+        FormatDeliveryLine({"", recipient.text, "",
+                            info.message_id.value_or(""), size, 0.0, why, ""}));
   }
 
  private:
@@ -64,6 +81,7 @@ class CoreBackend : public LmtpBackend {
   Delivery& delivery_;
   Deadline& deadline_;
   int out_fd_;
+  LookupCache cache_;
 };
 
 bool WriteAll(int fd, std::string_view text) {

@@ -57,6 +57,7 @@ TEST_F(ConfigTest, MinimalFileGivesDocumentedDefaults) {
   EXPECT_FALSE(c.quota_full_tempfail);
   EXPECT_EQ(c.lmtp_timeout, std::chrono::seconds(300));
   EXPECT_EQ(c.lmtp_max_recipients, 1000u);
+  EXPECT_EQ(c.lmtp_lookup_cache, std::chrono::seconds(1));
   EXPECT_TRUE(c.confirm_host.empty());
   EXPECT_EQ(c.RequiredConfirmations(), 0u);
   EXPECT_EQ(c.confirm_timeout, std::chrono::seconds(10));
@@ -91,6 +92,7 @@ deadline = 30s
 log = stderr
 lmtp_timeout = 60
 lmtp_max_recipients = 200
+lmtp_lookup_cache = 0
 confirm_host = ldap://r1.example, ldap://r2.example ldap://r3.example
 confirm_count = 2
 confirm_timeout = 2.5
@@ -119,6 +121,7 @@ confirm_timeout = 2.5
   EXPECT_EQ(c.log, LogTarget::kStderr);
   EXPECT_EQ(c.lmtp_timeout, std::chrono::seconds(60));
   EXPECT_EQ(c.lmtp_max_recipients, 200u);
+  EXPECT_EQ(c.lmtp_lookup_cache, std::chrono::milliseconds(0));
   EXPECT_EQ(c.confirm_host,
             (std::vector<std::string>{"ldap://r1.example", "ldap://r2.example",
                                       "ldap://r3.example"}));
@@ -205,6 +208,8 @@ TEST_F(ConfigTest, BadValuesNameFileLineAndKey) {
       {"quota_full_tempfail = 2", "quota_full_tempfail"},
       {"lmtp_timeout = never", "lmtp_timeout"},
       {"lmtp_max_recipients = 99", "lmtp_max_recipients"},
+      {"lmtp_lookup_cache = 61", "lmtp_lookup_cache"},
+      {"lmtp_lookup_cache = -1", "lmtp_lookup_cache"},
       {"confirm_host = http://replica", "confirm_host"},
       {"confirm_count = 0", "confirm_count"},
       {"confirm_count = all", "confirm_count"},

@@ -40,6 +40,13 @@ class FakeDirectory : public Directory {
     *entries = search_entries;
     return LdapResult(search_code);
   }
+  // Counts the calls; answers as Search() does, one after another.
+  DirResult SearchMany(const std::vector<SearchRequest>& requests,
+                       std::vector<std::vector<Entry>>* entries,
+                       std::vector<DirResult>* results) override {
+    ++search_many_calls;
+    return Directory::SearchMany(requests, entries, results);
+  }
   DirResult Delete(const std::string& dn) override {
     deleted.push_back(dn);
     return {};
@@ -84,6 +91,7 @@ class FakeDirectory : public Directory {
   std::vector<Modification> last_changes;
   std::deque<int> add_codes;
   std::vector<SearchRequest> searches;
+  int search_many_calls = 0;
   std::vector<std::string> added;
   std::map<std::string, std::vector<Attribute>> last_attributes;
 };

@@ -193,5 +193,37 @@ TEST(Sha256Test, KnownVectorsAndParts) {
   EXPECT_EQ(Sha256Hex({"a", "b", "c"}), Sha256Hex({"abc"}));
 }
 
+// What pipe(8)'s flag D compares the recipient with: only headers of the
+// header section, unfolded, trimmed, lower-cased.
+TEST(DeliveredToAddressesTest, Table) {
+  struct Row {
+    const char* name;
+    std::string raw;
+    std::vector<std::string> want;
+  };
+  const Row rows[] = {
+      {"none", "Subject: x\n\nbody\n", {}},
+      {"several, any case, white space trimmed",
+       "Received: a\nDelivered-To: Alice@Example.COM \n"
+       "DELIVERED-TO:\tbob@example.com\nSubject: x\n\nb\n",
+       {"alice@example.com", "bob@example.com"}},
+      {"space before the colon", "Delivered-To : a@x\n\n", {"a@x"}},
+      {"folded value", "Delivered-To:\n a@x\nSubject: y\n\n", {"a@x"}},
+      {"CRLF line ends", "Delivered-To: a@x\r\n\r\n", {"a@x"}},
+      {"in the body only", "Subject: x\n\nDelivered-To: a@x\n", {}},
+      {"after a line that is no header",
+       "Subject: x\nnot a header\nDelivered-To: a@x\n\n",
+       {}},
+      {"a continuation of another header",
+       "Subject: x\n Delivered-To: a@x\n\n",
+       {}},
+      {"similar names", "X-Delivered-To: a@x\nDelivered-To-Not: b@x\n\n", {}},
+      {"no empty line at all", "Delivered-To: a@x", {"a@x"}},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(DeliveredToAddresses(row.raw), row.want) << row.name;
+  }
+}
+
 }  // namespace
 }  // namespace ldapmda

@@ -117,6 +117,8 @@ TEST_F(PolicyTest, ExactAddressFirstThenWithoutExtension) {
   EXPECT_EQ(r.folder, "lists");
   EXPECT_EQ(Filters(), (std::vector<std::string>{"(mail=alice+lists@x)",
                                                  "(mail=alice@x)"}));
+  // Independent, so both went out at once: one round trip.
+  EXPECT_EQ(dir_.search_many_calls, 1);
   EXPECT_EQ(
       r.stored_dn.find(",cn=mailbox,uid=alice,dc=x"),
       r.stored_dn.size() - std::string(",cn=mailbox,uid=alice,dc=x").size());
@@ -130,6 +132,20 @@ TEST_F(PolicyTest, DelimiterThatIsPartOfARealAddressKeepsTheAddress) {
   EXPECT_EQ(r.outcome.dsn, kDsnStored);
   EXPECT_EQ(r.folder, "INBOX");
   EXPECT_NE(r.stored_dn.find("uid=mary-ann,dc=x"), std::string::npos);
+}
+
+// The address as given wins: what the lookup without the extension
+// answered (here: an ambiguous match) does not count then.
+TEST_F(PolicyTest, ExactMatchWinsWhateverTheOtherLookupAnswered) {
+  config_.recipient_delimiter = "-";
+  dir_.by_filter["(mail=mary-ann@x)"] = {User("uid=mary-ann,dc=x")};
+  dir_.by_filter["(mail=mary@x)"] = {User("uid=mary,dc=x"),
+                                     User("uid=mary2,dc=x")};
+  const DeliveryResult r = Deliver("mary-ann@x");
+  EXPECT_EQ(r.outcome.dsn, kDsnStored);
+  EXPECT_NE(r.stored_dn.find("uid=mary-ann,dc=x"), std::string::npos);
+  // Without the exact match, the ambiguity defers.
+  EXPECT_EQ(Deliver("mary-bob@x").outcome.dsn, kDsnConfig);
 }
 
 TEST_F(PolicyTest, ExtensionIgnoredWhenItMayNotChooseTheFolder) {
@@ -237,6 +253,9 @@ TEST_F(PolicyTest, RetryOfAStoredMessageIsDeliveredEvenWhenNowOverQuota) {
   EXPECT_EQ(r.outcome.dsn, kDsnStored);
   EXPECT_EQ(r.outcome.text, "already stored as " + message);
   EXPECT_TRUE(dir_.modified.empty());
+  // Where it may be (its folder, or right below the mailbox as an older
+  // ldapmda stored it) was asked in one round trip, besides the lookup.
+  EXPECT_EQ(dir_.search_many_calls, 2);
 }
 
 TEST_F(PolicyTest, FailedCounterUpdateNeverFailsAStoredMessage) {

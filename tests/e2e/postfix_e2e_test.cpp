@@ -84,6 +84,16 @@ std::vector<std::string> Deliveries(const PostfixServer& postfix,
                                "relay=ldapmda", "status=" + status});
 }
 
+// Postfix's log lines about `qid` to `rcpt` with `status`, whatever the
+// transport (LMTP's relay= is the socket).
+std::vector<std::string> LoggedResults(const PostfixServer& postfix,
+                                       const std::string& qid,
+                                       const std::string& rcpt,
+                                       const std::string& status) {
+  return postfix.MailLogLines(
+      {" " + qid + ": ", "to=<" + rcpt + ">", "status=" + status});
+}
+
 // Waits until Postfix logged a final result (sent or bounced) for each
 // of `rcpts` in message `qid`.
 bool WaitForResults(const PostfixServer& postfix, const std::string& qid,
@@ -443,8 +453,7 @@ TEST(PostfixE2ETest, LmtpGivesEachRecipientOfOneMessageItsOwnVerdict) {
   const std::string qid = SendAccepted(postfix, rcpts, kPlain);
   ASSERT_FALSE(qid.empty());
   const auto logged = [&](const std::string& rcpt, const std::string& status) {
-    return postfix.MailLogLines(
-        {" " + qid + ": ", "to=<" + rcpt + ">", "status=" + status});
+    return LoggedResults(postfix, qid, rcpt, status);
   };
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -479,6 +488,42 @@ TEST(PostfixE2ETest, LmtpGivesEachRecipientOfOneMessageItsOwnVerdict) {
   EXPECT_NE(queue.find("\"dup@example.com\""), std::string::npos) << queue;
   EXPECT_EQ(queue.find("\"alice@example.com\""), std::string::npos) << queue;
   EXPECT_EQ(AllStored(slapd).size(), 2u);
+}
+
+// LMTP mode refuses a message that already went through a recipient's
+// mailbox, as pipe(8)'s flag D does: its Delivered-To names the recipient
+// (in another case here). Postfix bounces it for that recipient (5.4.6)
+// and the other recipient of the same message gets it.
+TEST(PostfixE2ETest, LmtpRefusesALoopForThatRecipientOnly) {
+  SlapdServer slapd;
+  PostfixOptions o = Options();
+  o.lmtp = true;
+  PostfixServer postfix(slapd, o);
+
+  const std::string looped = "Delivered-To: Alice@Example.COM\n" + kPlain;
+  const std::string qid =
+      SendAccepted(postfix, {"alice@example.com", "bob@example.com"}, looped);
+  ASSERT_FALSE(qid.empty());
+  const auto logged = [&](const std::string& rcpt, const std::string& status) {
+    return LoggedResults(postfix, qid, rcpt, status);
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return !logged("alice@example.com", "bounced").empty() &&
+               !logged("bob@example.com", "sent").empty();
+      },
+      kWait))
+      << postfix.MailLog();
+  const auto bounced = logged("alice@example.com", "bounced");
+  EXPECT_NE(bounced[0].find("dsn=5.4.6"), std::string::npos) << bounced[0];
+  EXPECT_NE(bounced[0].find("mail forwarding loop for alice@example.com"),
+            std::string::npos)
+      << bounced[0];
+  EXPECT_TRUE(Mailbox(slapd, "alice").empty());
+  const auto box = Mailbox(slapd, "bob");
+  ASSERT_EQ(box.size(), 1u);
+  ExpectSentPlusPostfixHeaders(box[0].First("mdaRawMessage"), looped,
+                               "bob@example.com", qid);
 }
 
 // Waits until `uid`'s mailbox holds a delivery status report, flushing

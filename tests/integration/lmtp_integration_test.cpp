@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "ldapmda/message.h"
@@ -106,6 +107,16 @@ std::string Transaction(const std::string& sender,
   return s + "DATA\r\n" + body + ".\r\n";
 }
 
+// The greeting, LHLO and one message to `rcpt`, which must be stored.
+void StoreOne(LmtpProcess& lmtp, const std::string& rcpt) {
+  EXPECT_EQ(lmtp.Replies(1)[0].substr(0, 3), "220");
+  lmtp.Send("LHLO postfix\r\n" +
+            Transaction("s@x", {rcpt}, "Subject: 1\r\n\r\nx\r\n"));
+  const auto replies = lmtp.Replies(5);
+  ASSERT_EQ(replies.size(), 5u);
+  ASSERT_EQ(replies[4].substr(0, 9), "250 2.0.0") << replies[4];
+}
+
 // The connections `dn` opened: slapd logs one BIND per connection. (Not
 // ACCEPT lines: slapd's own readiness probes on ldapi may be logged late,
 // which under valgrind raced with the count.)
@@ -191,20 +202,21 @@ TEST_F(LmtpIntegrationTest, OneLdapConnectionForTheWholeSession) {
 
 TEST_F(LmtpIntegrationTest, ReconnectsWhenTheDirectoryComesBack) {
   SlapdServer server;
-  LmtpProcess lmtp(Config(server));
-  EXPECT_EQ(lmtp.Replies(1)[0].substr(0, 3), "220");
-  lmtp.Send("LHLO postfix\r\n" + Transaction("s@x", {"alice@example.com"},
-                                             "Subject: 1\r\n\r\nx\r\n"));
-  auto replies = lmtp.Replies(5);
-  ASSERT_EQ(replies.size(), 5u);
-  EXPECT_EQ(replies[4].substr(0, 9), "250 2.0.0");
+  // alice's lookup is kept for the whole test.
+  LmtpProcess lmtp(Config(server, "lmtp_lookup_cache = 60\n"));
+  ASSERT_NO_FATAL_FAILURE(StoreOne(lmtp, "alice@example.com"));
 
-  // Directory down: the lookup at RCPT time defers.
+  // Directory down: a lookup at RCPT time defers; a kept one is accepted,
+  // and the store after DATA defers.
   server.Stop();
-  lmtp.Send("MAIL FROM:<s@x>\r\nRCPT TO:<alice@example.com>\r\nRSET\r\n");
-  replies = lmtp.Replies(3);
-  ASSERT_EQ(replies.size(), 3u);
+  lmtp.Send(
+      "MAIL FROM:<s@x>\r\nRCPT TO:<bob@example.com>\r\nRSET\r\n" +
+      Transaction("s@x", {"alice@example.com"}, "Subject: 3\r\n\r\nx\r\n"));
+  auto replies = lmtp.Replies(7);
+  ASSERT_EQ(replies.size(), 7u);
   EXPECT_EQ(replies[1].substr(0, 9), "451 4.4.3") << replies[1];
+  EXPECT_EQ(replies[4].substr(0, 3), "250") << replies[4];
+  EXPECT_EQ(replies[6].substr(0, 9), "451 4.4.3") << replies[6];
 
   // Back again: the same session reconnects.
   server.Start();
@@ -217,6 +229,36 @@ TEST_F(LmtpIntegrationTest, ReconnectsWhenTheDirectoryComesBack) {
   EXPECT_EQ(replies[4], "221 2.0.0 Bye");
   EXPECT_EQ(lmtp.Wait(), 0);
   EXPECT_EQ(Stored(server).size(), 2u);
+}
+
+// A kept lookup of a recipient whose entry is gone meanwhile never
+// stores anywhere: the store finds no parent and defers, and the next
+// RCPT asks the directory again.
+TEST_F(LmtpIntegrationTest, KeptLookupOfARemovedRecipientDefers) {
+  SlapdServer server;
+  LmtpProcess lmtp(Config(server, "lmtp_lookup_cache = 60\n"));
+  ASSERT_NO_FATAL_FAILURE(StoreOne(lmtp, "carol@example.com"));
+
+  // carol leaves: her messages, folder, mailbox and entry are removed.
+  auto admin = server.Admin();
+  auto gone = admin.Search(server.UserDn("carol"), LDAP_SCOPE_SUBTREE);
+  std::sort(gone.begin(), gone.end(), [](const auto& a, const auto& b) {
+    return a.dn.size() > b.dn.size();  // children first
+  });
+  for (const auto& e : gone) ASSERT_EQ(admin.Delete(e.dn), LDAP_SUCCESS);
+
+  lmtp.Send(
+      Transaction("s@x", {"carol@example.com"}, "Subject: 2\r\n\r\nx\r\n") +
+      "MAIL FROM:<s@x>\r\nRCPT TO:<carol@example.com>\r\nRSET\r\n"
+      "QUIT\r\n");
+  auto replies = lmtp.Replies(8);
+  ASSERT_EQ(replies.size(), 8u);
+  EXPECT_EQ(replies[1].substr(0, 3), "250") << replies[1];  // kept
+  EXPECT_EQ(replies[3].substr(0, 5), "451 4") << replies[3];
+  EXPECT_EQ(replies[5].substr(0, 9), "550 5.1.1") << replies[5];
+  EXPECT_EQ(replies[7], "221 2.0.0 Bye");
+  EXPECT_EQ(lmtp.Wait(), 0);
+  EXPECT_TRUE(Stored(server).empty());
 }
 
 TEST_F(LmtpIntegrationTest, RetryDeduplicatesAcrossModes) {

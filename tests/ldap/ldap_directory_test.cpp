@@ -131,6 +131,22 @@ TEST_F(LdapDirectoryTest, SearchManyFailsOverToTheNextServerAsAWhole) {
   EXPECT_EQ(entries[1][0].First("uid"), "bob");
 }
 
+// No server to ask at all (here: none accepts the bind): every request
+// still gets an answer, the failure.
+TEST_F(LdapDirectoryTest, SearchManyWithoutAConnectionAnswersEachRequest) {
+  const auto dir =
+      OpenDirectory(config_, {server_.uri()}, "wrong password", deadline_);
+  std::vector<std::vector<Entry>> entries;
+  std::vector<DirResult> results;
+  const DirResult r = dir->SearchMany({Base("uid=alice," + server_.people_dn()),
+                                       Base("uid=bob," + server_.people_dn())},
+                                      &entries, &results);
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_EQ(entries.size(), 2u);
+  for (const DirResult& each : results) EXPECT_EQ(each.code, r.code);
+}
+
 TEST_F(LdapDirectoryTest, SearchManyOnAHungServerFailsEveryRequestInTime) {
   config_.timeout = std::chrono::seconds(1);
   const auto dir = Open({server_.uri()});

@@ -138,6 +138,24 @@ TEST_F(LmtpTest, StoresWhatPipeWouldHaveStored) {
   EXPECT_EQ(backend_.senders[0], "s@x");
 }
 
+// pipe(8)'s flag D: a Delivered-To in the header section naming a
+// recipient (in any case) refuses the message for that recipient only.
+TEST_F(LmtpTest, DeliveredToNamingARecipientIsALoop) {
+  Begin({"Alice@X", "b@x", "c@x"});
+  EXPECT_EQ(Feed("Delivered-To: alice@x\r\nDelivered-To: C@X\r\n"
+                 "Subject: s\r\n\r\nDelivered-To: b@x\r\n.\r\n"),
+            (std::vector<std::string>{
+                "550 5.4.6 <Alice@X>: mail forwarding loop for alice@x",
+                "250 2.0.0 <b@x>: stored as x",
+                "550 5.4.6 <c@x>: mail forwarding loop for c@x"}));
+  ASSERT_EQ(backend_.delivered.size(), 1u);
+  EXPECT_EQ(backend_.delivered[0].first, "b@x");
+  // The next transaction is not affected.
+  Feed("MAIL FROM:<s@x>\r\nRCPT TO:<Alice@X>\r\nDATA\r\n");
+  EXPECT_EQ(Feed("Delivered-To: other@x\r\n\r\nx\r\n.\r\n"),
+            (std::vector<std::string>{"250 2.0.0 <Alice@X>: stored as x"}));
+}
+
 TEST_F(LmtpTest, NullSender) {
   Feed("LHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@x>\r\nDATA\r\nx\r\n.\r\n");
   ASSERT_EQ(backend_.delivered.size(), 1u);
