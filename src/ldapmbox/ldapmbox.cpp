@@ -234,9 +234,11 @@ std::string Describe(const MboxCommand& c, const Config& config,
 
 int Dispatch(const MboxCommand& c, const Config& config) {
   const Deadline deadline(std::chrono::hours(24 * 30));  // no total limit
+  // Writes go to the providers; everything else only reads and goes to
+  // the search replica when there is one.
   const bool writes = c.name == "import" || c.name == "delete";
   const auto directory =
-      OpenDirectory(config, writes ? config.StoreHosts() : config.server_host,
+      OpenDirectory(config, writes ? config.StoreHosts() : config.SearchHosts(),
                     BindPassword(config), deadline);
   MailboxStore store(config, *directory, deadline);
   if (Outcome o = store.Open(c.address); !o.ok()) {
