@@ -43,11 +43,13 @@ MODES = {
     "quick": dict(runs=3, warmup=2, pipe_n=10, lmtp_n=50, conc_n=16,
                   size_runs={4 * KiB: 3, MiB: 3, 10 * MiB: 1},
                   repl_n={4 * KiB: 5, MiB: 2},
+                  index_n=50, index_chunk=25, search_n=200, search_repeat=3, nosync_n=20,
                   imap_fetch_n=100, imap_select_n=500),
     "full": dict(runs=7, warmup=5, pipe_n=100, lmtp_n=1000, conc_n=160,
                  size_runs={4 * KiB: 7, MiB: 7, 10 * MiB: 5},
                  repl_n={4 * KiB: 50, MiB: 10},
-                 imap_fetch_n=1000, imap_select_n=10000),
+                 index_n=1000, index_chunk=100, search_n=5000, search_repeat=10,
+                 nosync_n=500, imap_fetch_n=1000, imap_select_n=10000),
 }
 
 

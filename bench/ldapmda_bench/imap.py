@@ -1,4 +1,4 @@
-"""Section 7: reading mail back over IMAP. One Dovecot from the shipped
+"""Section 10: reading mail back over IMAP. One Dovecot from the shipped
 conf/dovecot-ldapmda.conf serves the directory through the ldapmda
 storage plugin; a second one from the same file with Dovecot's own
 maildir driver serves the same messages from files. Both run on the same
@@ -114,7 +114,7 @@ def _fill_maildir(folder_dir, messages, owner):
 def bench_imap(cases):
     p, work = cases.p, cases.work
     runs, fetch_n, select_n = p["runs"], p["imap_fetch_n"], p["imap_select_n"]
-    log(f"\n== 7. IMAP through Dovecot: the ldapmda driver vs Dovecot's maildir "
+    log(f"\n== 10. IMAP through Dovecot: the ldapmda driver vs Dovecot's maildir "
         f"(FETCH of {fetch_n} 4 KiB messages, SELECT of {select_n}; {runs} runs, "
         f"alternating)")
     slapd = cases.servers.start_slapd("imap", "--config", "shipped",

@@ -113,9 +113,10 @@ class Slapd:
     random passwords; stop() (or the end of bench/run) stops it, and it
     removes its directory."""
 
-    def __init__(self, launcher, work, name, args, keep):
+    def __init__(self, launcher, work, name, args, keep, fsync=True):
         log_path = os.path.join(work.path, name + "-launcher.log")
-        argv = [launcher, "--json", "--private", "--fsync", *args]
+        argv = [launcher, "--json", "--private", *(["--fsync"] if fsync else []),
+                *args]
         if keep:
             argv.append("--keep")
         with open(log_path, "wb") as logf:
@@ -158,9 +159,10 @@ class Servers:
             die(f"{what}: no line matching {pattern}: adapt bench/run")
         return new
 
-    def start_slapd(self, name, *args):
+    def start_slapd(self, name, *args, fsync=True):
         """The sample data, and alice's mailbox, pre-created so that
-        ldapmda and ldapadd do the same work per message."""
+        ldapmda and ldapadd do the same work per message. `fsync`: fail
+        unless the shipped files keep back-mdb's sync on (--fsync)."""
         mailbox = self.work.write("mailbox.ldif", ldif_entry(
             MAILBOX_DN, [("objectClass", "mdaMailbox"), ("cn", "mailbox")]) +
             ldif_entry(INBOX_DN, [("objectClass", "mdaMailFolder"),
@@ -170,7 +172,7 @@ class Servers:
                                   ("mdaUidNext", "1"),
                                   ("mdaRemovals", "0")]))
         return Slapd(self.launcher, self.work, name,
-                     [*args, "--ldif", mailbox], self.keep)
+                     [*args, "--ldif", mailbox], self.keep, fsync)
 
     def ldapmda_conf(self, name, slapd):
         """The shipped ldapmda.conf, bound to `slapd` as the service DN."""

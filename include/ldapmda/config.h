@@ -23,7 +23,10 @@ struct Config {
   // Directory access (ldap_table(5) names).
   std::vector<std::string> server_host{"ldap://localhost"};
   std::vector<std::string> store_host;  // empty: use server_host
-  std::string search_base;              // required
+  // ldapmbox's reads (lookup, listing, reports, export): a search
+  // replica with the search indexes. Empty: use server_host.
+  std::vector<std::string> search_host;
+  std::string search_base;  // required
   Scope scope = Scope::kSub;
   std::string query_filter = "(mail=%s)";
   BindMethod bind = BindMethod::kNone;
@@ -71,6 +74,9 @@ struct Config {
   }
   const std::vector<std::string>& StoreHosts() const {
     return store_host.empty() ? server_host : store_host;
+  }
+  const std::vector<std::string>& SearchHosts() const {
+    return search_host.empty() ? server_host : search_host;
   }
 };
 

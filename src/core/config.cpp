@@ -173,6 +173,10 @@ const std::map<std::string, Setter>& Setters() {
        [](Config& c, const std::string& v) {
          return SetUris(c.store_host, v);
        }},
+      {"search_host",
+       [](Config& c, const std::string& v) {
+         return SetUris(c.search_host, v);
+       }},
       {"confirm_host",
        [](Config& c, const std::string& v) {
          return SetUris(c.confirm_host, v);

@@ -254,9 +254,11 @@ std::string Describe(const std::string& address, const Config& config,
 
 int Dispatch(const MboxCommand& c, const Config& config) {
   const Deadline deadline(std::chrono::hours(24 * 30));  // no total limit
+  // Writes go to the providers; everything else only reads and goes to
+  // the search replica when there is one.
   const bool writes = c.name == "import" || c.name == "delete";
   const auto directory =
-      OpenDirectory(config, writes ? config.StoreHosts() : config.server_host,
+      OpenDirectory(config, writes ? config.StoreHosts() : config.SearchHosts(),
                     BindPassword(config), deadline);
   if (c.name == "suppressions") {
     std::vector<std::unique_ptr<MailboxStore>> stores;

@@ -38,6 +38,8 @@ TEST_F(ConfigTest, MinimalFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.server_host, std::vector<std::string>{"ldap://localhost"});
   EXPECT_TRUE(c.store_host.empty());
   EXPECT_EQ(c.StoreHosts(), c.server_host);
+  EXPECT_TRUE(c.search_host.empty());
+  EXPECT_EQ(c.SearchHosts(), c.server_host);
   EXPECT_EQ(c.scope, Scope::kSub);
   EXPECT_EQ(c.query_filter, "(mail=%s)");
   EXPECT_EQ(c.bind, BindMethod::kNone);
@@ -67,6 +69,7 @@ TEST_F(ConfigTest, EveryKeyParses) {
   const Config c = LoadConfig(Write(R"(# comment
 server_host = ldap://a.example:389, ldaps://b.example ldapi://%2Frun%2Fslapd%2Fldapi
 store_host = c.example:3389
+search_host = ldap://search.example ldap://search2.example
 search_base = ou=people,dc=example,dc=com
 scope = one
 query_filter = (&(uid=%u)(associatedDomain=%d))
@@ -102,6 +105,10 @@ confirm_timeout = 2.5
                                "ldap://a.example:389", "ldaps://b.example",
                                "ldapi://%2Frun%2Fslapd%2Fldapi"}));
   EXPECT_EQ(c.store_host, std::vector<std::string>{"ldap://c.example:3389"});
+  EXPECT_EQ(c.SearchHosts(),
+            (std::vector<std::string>{"ldap://search.example",
+                                      "ldap://search2.example"}));
+  EXPECT_EQ(c.StoreHosts(), c.store_host);
   EXPECT_EQ(c.scope, Scope::kOne);
   EXPECT_EQ(c.bind, BindMethod::kSimple);
   EXPECT_TRUE(c.start_tls);

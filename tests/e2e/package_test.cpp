@@ -302,7 +302,8 @@ class PackageTest : public ::testing::Test {
     for (const char* name :
          {"ldapmda.conf", "main.cf", "master.cf", "main-lmtp.cf",
           "master-lmtp.cf", "ldapmda-recipients.cf", "slapd.conf",
-          "slapd-multiprovider.conf", "slapd-multiprovider.ldif"}) {
+          "slapd-multiprovider.conf", "slapd-multiprovider.ldif",
+          "slapd-replica.conf", "slapd-replica.ldif"}) {
       ExpectSameFile(std::string(kExamples) + "/" + name, conf + name);
     }
     for (const char* name :

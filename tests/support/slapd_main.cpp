@@ -18,6 +18,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -49,8 +50,15 @@ then stops slapd and removes the directory.
                        the paths and a rootdn differ
   --config pair        nodes 1 and 2 of conf/slapd-multiprovider.conf; the
                        data goes to node 1, node 2 replicates it
+  --config replica     the pair, and the search replica of
+                       conf/slapd-replica.conf consuming from both; returns
+                       once the replica has the data
   --fsync              back-mdb syncs every commit (standalone: without
-                       dbnosync; shipped and pair: fail if the file sets it)
+                       dbnosync; the shipped files: fail if they set it)
+  --provider-nosync    pair and replica: uncomment the providers' #dbnosync
+                       and #checkpoint lines (the documented trade-off)
+  --indexes-from FILE  shipped: the "index" lines of FILE (a slapd.conf)
+                       replace those of conf/slapd.conf
   --private            random passwords, stored as {SSHA} hashes; with
                        standalone, anonymous may read nothing
   --ldif FILE          also add FILE as the rootdn after the sample data
@@ -69,10 +77,10 @@ then stops slapd and removes the directory.
 
 Printed (shell: SLAPD_URI='...', JSON: "uri": "..."): uri, port,
 ldapi_uri, ldapi_path, pid, dir, log (slapd's output), and node2_ the same
-for the pair's node 2; suffix, people_dn, admin_dn, admin_password,
+for the pair's node 2 and replica_ for the search replica; suffix, people_dn, admin_dn, admin_password,
 admin_pw_file, service_dn, service_password, service_pw_file (the password
 files are mode 0600 and have no line end, for ldapadd -y and ldapmda's
-bind_pw_file); replicator_dn and replicator_password for the pair;
+bind_pw_file); replicator_dn and replicator_password for the pair and the replica;
 alice_password, bob_password and carol_password, the sample users'
 userPasswords (their IMAP and POP3 logins);
 with --dovecot, dovecot_imap_port, dovecot_pop3_port, dovecot_dir and
@@ -83,6 +91,8 @@ launcher_pid, this process, to send SIGTERM to.
 struct Args {
   std::string config = "standalone";
   bool fsync = false;
+  bool provider_nosync = false;
+  std::string indexes_from;
   bool private_server = false;
   std::vector<std::string> ldif_files;
   std::string debug_level = "none";
@@ -108,11 +118,15 @@ Args ParseArgs(const std::vector<std::string>& argv) {
     if (a == "--config") {
       args.config = value();
       if (args.config != "standalone" && args.config != "shipped" &&
-          args.config != "pair") {
-        throw UsageError("--config: standalone, shipped or pair");
+          args.config != "pair" && args.config != "replica") {
+        throw UsageError("--config: standalone, shipped, pair or replica");
       }
     } else if (a == "--fsync") {
       args.fsync = true;
+    } else if (a == "--provider-nosync") {
+      args.provider_nosync = true;
+    } else if (a == "--indexes-from") {
+      args.indexes_from = value();
     } else if (a == "--private") {
       args.private_server = true;
     } else if (a == "--ldif") {
@@ -131,7 +145,28 @@ Args ParseArgs(const std::vector<std::string>& argv) {
       throw UsageError("unknown argument " + a);
     }
   }
+  const bool providers = args.config == "pair" || args.config == "replica";
+  if (args.provider_nosync && (!providers || args.fsync)) {
+    throw UsageError(
+        "--provider-nosync: with pair or replica, without --fsync");
+  }
+  if (!args.indexes_from.empty() && args.config != "shipped") {
+    throw UsageError("--indexes-from: with --config shipped only");
+  }
   return args;
+}
+
+// The "index" lines of a slapd.conf.
+std::vector<std::string> IndexLines(const std::string& file) {
+  static const std::regex kIndex(R"(^index\s.*$)", std::regex::multiline);
+  const std::string text = ReadFile(file);
+  std::vector<std::string> lines;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kIndex);
+       it != std::sregex_iterator(); ++it) {
+    lines.push_back(it->str());
+  }
+  if (lines.empty()) throw std::runtime_error(file + " has no index lines");
+  return lines;
 }
 
 // 24 hex digits from getrandom(2).
@@ -153,6 +188,7 @@ SlapdOptions Options(const Args& args) {
   SlapdOptions o;
   if (args.config == "shipped") o.mode = SlapdMode::kShipped;
   o.dbnosync = !args.fsync;
+  if (!args.indexes_from.empty()) o.index_lines = IndexLines(args.indexes_from);
   if (args.private_server) {
     o.admin_password = RandomPassword();
     o.service_password = RandomPassword();
@@ -178,6 +214,17 @@ void CheckFsync(const SlapdServer& server) {
   }
 }
 
+// Waits until `replica` has what `node1` was loaded with (the last sample
+// entry; the extra LDIF is the caller's to wait for).
+void WaitForData(const SlapdServer& node1, const SlapdServer& replica) {
+  const std::string dn = node1.replicator_dn();
+  if (!replica.WaitForEntry(dn, std::chrono::seconds(60), {"cn"})) {
+    throw std::runtime_error("the search replica did not replicate " + dn +
+                             " within 60 s\n--- " + replica.log_path() +
+                             " ---\n" + replica.log());
+  }
+}
+
 // What is printed, in this order.
 struct Field {
   std::string name;
@@ -199,7 +246,8 @@ void AddServer(Fields& fields, const std::string& prefix,
 }
 
 // Writes the password files into node 1's directory.
-Fields Describe(const SlapdServer& node1, const SlapdServer* node2) {
+Fields Describe(const SlapdServer& node1, const SlapdServer* node2,
+                const SlapdServer* replica) {
   const std::string admin_pw_file = node1.dir() + "/admin.pw";
   const std::string service_pw_file = node1.dir() + "/service.pw";
   WriteFile(admin_pw_file, node1.admin_password(), 0600);
@@ -207,6 +255,7 @@ Fields Describe(const SlapdServer& node1, const SlapdServer* node2) {
   Fields fields;
   AddServer(fields, "", node1);
   if (node2 != nullptr) AddServer(fields, "node2_", *node2);
+  if (replica != nullptr) AddServer(fields, "replica_", *replica);
   fields.insert(fields.end(), {{"suffix", node1.suffix()},
                                {"people_dn", node1.people_dn()},
                                {"admin_dn", node1.admin_dn()},
@@ -330,11 +379,21 @@ int Main(const std::vector<std::string>& argv) {
   const SlapdOptions options = Options(args);
   std::unique_ptr<SlapdServer> node1;
   std::unique_ptr<SlapdServer> node2;
-  if (args.config == "pair") {
-    SlapdOptions second = options;
+  std::unique_ptr<SlapdServer> replica;
+  if (args.config == "pair" || args.config == "replica") {
+    SlapdOptions first = options;
+    first.provider_nosync = args.provider_nosync;
+    SlapdOptions second = first;
     second.load_sample_data = false;
     second.extra_ldif.clear();
-    ProviderPair pair = StartProviderPair(options, second);
+    ProviderPair pair = StartProviderPair(first, second);
+    if (args.config == "replica") {
+      SlapdOptions third = options;
+      third.load_sample_data = false;
+      third.extra_ldif.clear();
+      replica = StartSearchReplica(pair, third);
+      WaitForData(*pair.node1, *replica);
+    }
     node1 = std::move(pair.node1);
     node2 = std::move(pair.node2);
   } else {
@@ -342,12 +401,13 @@ int Main(const std::vector<std::string>& argv) {
   }
   std::vector<const SlapdServer*> servers = {node1.get()};
   if (node2) servers.push_back(node2.get());
+  if (replica) servers.push_back(replica.get());
   if (args.fsync && args.config != "standalone") {
     for (const SlapdServer* s : servers) CheckFsync(*s);
   }
   std::unique_ptr<DovecotServer> dovecot;
   std::unique_ptr<DovecotServer> maildir;
-  Fields fields = Describe(*node1, node2.get());
+  Fields fields = Describe(*node1, node2.get(), replica.get());
   if (args.dovecot) {
     dovecot = std::make_unique<DovecotServer>(*node1);
     AddDovecot(fields, "dovecot_", *dovecot);

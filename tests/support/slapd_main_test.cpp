@@ -201,6 +201,40 @@ TEST(LaunchTest, PairLoadsNodeOneAndNodeTwoReplicates) {
   EXPECT_FALSE(std::filesystem::exists(info["node2_dir"]));
 }
 
+// The shipped search replica behind the pair, with fsync everywhere; and
+// the providers' documented dbnosync trade, uncommented on request.
+TEST(LaunchTest, ReplicaFollowsThePairAndNosyncIsOptIn) {
+  Launcher launcher({"--json", "--config", "replica", "--private", "--fsync"});
+  Info info = ParseJson(launcher.out());
+  ASSERT_TRUE(info.count("replica_uri")) << launcher.out() << launcher.err();
+  LdapClient replica(info["replica_uri"], info["admin_dn"],
+                     info["admin_password"]);
+  EXPECT_TRUE(replica.Read(info["replicator_dn"]).has_value());
+  for (const char* node : {"dir", "node2_dir", "replica_dir"}) {
+    EXPECT_FALSE(std::regex_search(
+        ReadFile(info[node] + "/slapd.conf"),
+        std::regex("^(dbnosync|checkpoint)", std::regex::multiline)))
+        << node;
+  }
+  EXPECT_EQ(launcher.Terminate(), 0) << launcher.err();
+  EXPECT_FALSE(Alive(info["replica_pid"]));
+  EXPECT_FALSE(std::filesystem::exists(info["replica_dir"]));
+
+  Launcher nosync({"--json", "--config", "pair", "--provider-nosync"});
+  info = ParseJson(nosync.out());
+  ASSERT_TRUE(info.count("node2_uri")) << nosync.out() << nosync.err();
+  for (const char* node : {"dir", "node2_dir"}) {
+    const std::string conf = ReadFile(info[node] + "/slapd.conf");
+    EXPECT_TRUE(Contains(conf, "\ndbnosync\n")) << node;
+    EXPECT_TRUE(Contains(conf, "\ncheckpoint\t0 1\n")) << node;
+  }
+  EXPECT_EQ(nosync.Terminate(), 0) << nosync.err();
+
+  Launcher both({"--config", "pair", "--provider-nosync", "--fsync"});
+  EXPECT_EQ(both.Wait(), 64);
+  EXPECT_EQ(both.out(), "");
+}
+
 TEST(LaunchTest, AFailedStartPrintsNothingAndExitsWithTheReason) {
   TempDir dir;
   const std::string ldif = dir.File("bad.ldif");

@@ -44,6 +44,8 @@ constexpr char kMultiProviderConf[] =
 constexpr char kMultiProviderLdif[] =
     LDAPMDA_SOURCE_DIR "/conf/slapd-multiprovider.ldif";
 constexpr char kShippedConf[] = LDAPMDA_SOURCE_DIR "/conf/slapd.conf";
+constexpr char kReplicaConf[] = LDAPMDA_SOURCE_DIR "/conf/slapd-replica.conf";
+constexpr char kReplicaLdif[] = LDAPMDA_SOURCE_DIR "/conf/slapd-replica.ldif";
 // What the shipped multi-provider files name, replaced per test node.
 constexpr char kShippedSchemaPrefix[] = "/usr/share/ldapmda/schema/ldapmda.";
 constexpr char kTestSchemaPrefix[] = LDAPMDA_SOURCE_DIR "/conf/ldapmda.";
@@ -128,6 +130,27 @@ void ReplaceLine(std::string& text, const std::string& prefix,
   text.replace(pos + 1, end - pos - 1, line);
 }
 
+// Replaces the "index" directives of a slapd.conf `text` by `lines`, where
+// the first of them was.
+void ReplaceIndexes(std::string& text, const std::vector<std::string>& lines,
+                    const std::string& file) {
+  std::string out;
+  bool placed = false;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const bool index = line.starts_with("index") && line.size() > 5 &&
+                       std::isspace(static_cast<unsigned char>(line[5])) != 0;
+    if (!index) {
+      out += line + "\n";
+    } else if (!placed) {
+      for (const std::string& l : lines) out += l + "\n";
+      placed = true;
+    }
+  }
+  if (!placed) TemplateChanged(file, "index");
+  text = out;
+}
+
 // The attribute type and value of the first RDN: "dc", "example".
 std::pair<std::string, std::string> FirstRdn(const std::string& dn) {
   const std::string rdn = dn.substr(0, dn.find(','));
@@ -196,8 +219,17 @@ void SlapdServer::CheckOptions() const {
             "passwords must be non-empty, without white space, quotes or "
             "backslashes");
   }
-  require(!o.cn_config || o.mode == SlapdMode::kProvider,
-          "cn_config needs kProvider");
+  require(!o.cn_config || o.mode == SlapdMode::kProvider ||
+              o.mode == SlapdMode::kReplica,
+          "cn_config needs kProvider or kReplica");
+  require(!o.provider_nosync || o.mode == SlapdMode::kProvider,
+          "provider_nosync needs kProvider");
+  if (o.mode == SlapdMode::kReplica) {
+    require(o.replica_providers.size() == 2,
+            "a search replica needs the URIs of both providers");
+    require(o.suffix == kShippedSuffix,
+            "the shipped replica files serve dc=example,dc=com only");
+  }
   if (o.mode == SlapdMode::kProvider) {
     require(o.server_id == 1 || o.server_id == 2, "server_id must be 1 or 2");
     require(o.port != 0, "a provider needs a fixed port (its peer names it)");
@@ -213,10 +245,13 @@ void SlapdServer::CheckOptions() const {
             "the shipped slapd.conf serves dc=example,dc=com only");
   } else {
     require(o.shipped_edits.empty(), "shipped_edits needs kShipped");
+    require(o.index_lines.empty(), "index_lines needs kShipped");
   }
   const bool tls = !o.tls_ca_cert_file.empty() || !o.tls_cert_file.empty() ||
                    !o.tls_key_file.empty();
-  require(!tls || o.mode != SlapdMode::kProvider, "no TLS with kProvider");
+  require(
+      !tls || (o.mode != SlapdMode::kProvider && o.mode != SlapdMode::kReplica),
+      "no TLS with kProvider or kReplica");
   require(!o.ldaps || (!o.tls_cert_file.empty() && !o.tls_key_file.empty()),
           "ldaps needs tls_cert_file and tls_key_file");
 }
@@ -250,15 +285,20 @@ void SlapdServer::WriteConfig() {
     WriteFile(dir_.File("slapd.conf"), ShippedText());
     return;
   }
-  if (options_.mode != SlapdMode::kProvider) {
+  const bool replica = options_.mode == SlapdMode::kReplica;
+  if (options_.mode != SlapdMode::kProvider && !replica) {
     WriteFile(dir_.File("slapd.conf"), ConfigText());
     return;
   }
   if (!options_.cn_config) {
-    WriteFile(dir_.File("slapd.conf"), ProviderText(kMultiProviderConf));
+    WriteFile(dir_.File("slapd.conf"), replica
+                                           ? ReplicaText(kReplicaConf)
+                                           : ProviderText(kMultiProviderConf));
     return;
   }
-  WriteFile(dir_.File("config.ldif"), ProviderText(kMultiProviderLdif));
+  WriteFile(dir_.File("config.ldif"), replica
+                                          ? ReplicaText(kReplicaLdif)
+                                          : ProviderText(kMultiProviderLdif));
   std::filesystem::create_directory(dir_.File("slapd.d"));
   const ProcessResult r =
       RunProcess({kSlapadd, "-n0", "-F", dir_.File("slapd.d"), "-l",
@@ -283,6 +323,21 @@ std::string SlapdServer::ProviderText(const std::string& file) const {
              file);
   ReplaceAll(text, kShippedNode1, node1 ? uri() : peer, file);
   ReplaceAll(text, kShippedNode2, node1 ? peer : uri(), file);
+  SubstituteLocal(text, file);
+  if (options_.provider_nosync) {
+    if (options_.cn_config) {
+      ReplaceAll(text, "#olcDbNoSync:", "olcDbNoSync:", file);
+      ReplaceAll(text, "#olcDbCheckpoint:", "olcDbCheckpoint:", file);
+    } else {
+      ReplaceLine(text, "#dbnosync", "dbnosync", file);
+      ReplaceAll(text, "#checkpoint\t", "checkpoint\t", file);
+    }
+  }
+  return text;
+}
+
+void SlapdServer::SubstituteLocal(std::string& text,
+                                  const std::string& file) const {
   ReplaceAll(text, kShippedSchemaPrefix, kTestSchemaPrefix, file);
   ReplaceAll(text, "/var/run/slapd/slapd.", dir_.File("slapd."), file);
   ReplaceAll(text, "/var/lib/ldap", dir_.File("data"), file);
@@ -294,6 +349,15 @@ std::string SlapdServer::ProviderText(const std::string& file) const {
   } else {
     ReplaceLine(text, "#rootpw", "rootpw " + stored_admin_password_, file);
   }
+}
+
+// The shipped replica names provider nodes 1 (ldap1) and 2 (ldap2), in
+// its syncrepl and updateref lines.
+std::string SlapdServer::ReplicaText(const std::string& file) const {
+  std::string text = ReadFile(file);
+  ReplaceAll(text, kShippedNode1, options_.replica_providers[0], file);
+  ReplaceAll(text, kShippedNode2, options_.replica_providers[1], file);
+  SubstituteLocal(text, file);
   return text;
 }
 
@@ -319,6 +383,9 @@ std::string SlapdServer::ShippedText() const {
   }
   for (const auto& [from, to] : options_.shipped_edits) {
     ReplaceAll(text, from, to, file);
+  }
+  if (!options_.index_lines.empty()) {
+    ReplaceIndexes(text, options_.index_lines, file);
   }
   return text;
 }
@@ -579,7 +646,10 @@ LdapClient SlapdServer::Service() const {
 }
 
 void SlapdServer::LoadSampleData() {
-  if (options_.mode == SlapdMode::kConsumer) return;  // it replicates
+  if (options_.mode == SlapdMode::kConsumer ||
+      options_.mode == SlapdMode::kReplica) {
+    return;  // it replicates
+  }
   LdapClient admin = Admin();
   if (options_.load_sample_data) {
     AddBaseEntry(admin);
@@ -656,6 +726,13 @@ ProviderPair StartProviderPair(SlapdOptions node1, SlapdOptions node2) {
       if (attempt == kStartAttempts) throw;
     }
   }
+}
+
+std::unique_ptr<SlapdServer> StartSearchReplica(const ProviderPair& pair,
+                                                SlapdOptions options) {
+  options.mode = SlapdMode::kReplica;
+  options.replica_providers = {pair.node1->uri(), pair.node2->uri()};
+  return std::make_unique<SlapdServer>(std::move(options));
 }
 
 }  // namespace ldapmda::testing

@@ -12,7 +12,9 @@
 // from the SHIPPED conf/slapd-multiprovider.conf (or, with cn_config, from
 // conf/slapd-multiprovider.ldif loaded with slapadd -n0 into a cn=config
 // directory) with only paths, URLs and passwords substituted, so the tests
-// prove the shipped files work; or a read-only syncrepl consumer. It can
+// prove the shipped files work; the search replica of the shipped
+// conf/slapd-replica.conf (.ldif) consuming from that pair; or a generated
+// read-only syncrepl consumer. It can
 // also run the SHIPPED single-server conf/slapd.conf (kShipped), so tests
 // prove its limits and ACLs, and serve TLS (StartTLS, and ldaps:// on a
 // second port) with certificates the test provides.
@@ -65,6 +67,13 @@ enum class SlapdMode {
   // sizelimit and dbnosync do not apply, and suffix must be
   // dc=example,dc=com. The sample data loads as with kStandalone.
   kShipped,
+  // The search replica of conf/slapd-replica.conf (.ldif with cn_config):
+  // a read-only syncrepl consumer of both `replica_providers` (nodes 1
+  // and 2 of a kProvider pair, as the file names ldap1 and ldap2), with
+  // the search indexes. Only paths, URLs, passwords and a rootpw (for
+  // WaitForEntry) are substituted; the file decides the rest, as for
+  // kProvider. It loads no data: everything replicates.
+  kReplica,
 };
 
 struct SlapdOptions {
@@ -124,6 +133,15 @@ struct SlapdOptions {
   // slapadd -n0 from conf/slapd-multiprovider.ldif, instead of slapd -f
   // with conf/slapd-multiprovider.conf.
   bool cn_config = false;
+  // kReplica: the URIs of provider nodes 1 and 2 ("ldap://127.0.0.1:PORT").
+  std::vector<std::string> replica_providers;
+  // kProvider: uncomment the shipped file's "#dbnosync" and "#checkpoint"
+  // lines (cn=config: olcDbNoSync, olcDbCheckpoint), the documented
+  // off-by-default durability trade, to measure it.
+  bool provider_nosync = false;
+  // kShipped: when not empty, these "index ..." lines replace every index
+  // directive of conf/slapd.conf (to measure what indexes cost).
+  std::vector<std::string> index_lines;
   // kConsumer: the provider's URI, and whether writes get a referral to it.
   std::string provider_uri;
   bool update_referral = true;
@@ -249,6 +267,11 @@ class SlapdServer {
   std::string ConsumerText() const;
   // kProvider: the shipped file (.conf or .ldif) for this node.
   std::string ProviderText(const std::string& shipped_file) const;
+  // kReplica: the shipped file (.conf or .ldif), substituted.
+  std::string ReplicaText(const std::string& shipped_file) const;
+  // kProvider, kReplica: in the shipped .conf or .ldif `text`, the
+  // schema's location, the paths, the replicator password and a rootpw.
+  void SubstituteLocal(std::string& text, const std::string& file) const;
   // kShipped: conf/slapd.conf, substituted.
   std::string ShippedText() const;
   // The TLS directives for the tls_* options ("" when none is set).
@@ -295,6 +318,13 @@ struct ProviderPair {
   std::unique_ptr<SlapdServer> node2;
 };
 ProviderPair StartProviderPair(SlapdOptions node1, SlapdOptions node2);
+
+// The search replica of conf/slapd-replica.conf (kReplica) consuming from
+// both nodes of `pair`; `options` but for mode and replica_providers,
+// which this sets. Returns once slapd answers, not once it has caught up
+// (WaitForEntry). Throws like the SlapdServer constructor.
+std::unique_ptr<SlapdServer> StartSearchReplica(const ProviderPair& pair,
+                                                SlapdOptions options = {});
 
 }  // namespace ldapmda::testing
 
