@@ -6,8 +6,12 @@
    The ldapmda store (ldapmda_store.h) is the authority for folders, UIDs,
    UIDVALIDITY, flags, keywords and message bytes. Dovecot's own index and
    cache (below the mail_location directory) are only a cache of it, that
-   ldapmda-sync.c keeps in step. */
+   ldapmda-sync.c keeps in step.
 
+   Like the ldapmda-*.c files that include it, this header follows
+   Dovecot's style (tabs, Dovecot's include order), not clang-format's. */
+
+/* clang-format off */
 #include "index-storage.h"
 #include "index-mail.h"
 #include "mailbox-list-private.h"
@@ -192,4 +196,5 @@ extern const char *ldapmda_plugin_version;
 void ldapmda_plugin_init(struct module *module);
 void ldapmda_plugin_deinit(void);
 
+/* clang-format on */
 #endif

@@ -64,9 +64,9 @@ struct ldapmda_message {
   /* hex digest, unique within the folder; NULL when only uid, flags and
    * keywords are given (a flag change in an incremental listing) */
   const char *guid;
-  uint64_t size;     /* RFC822.SIZE of the raw bytes as stored */
-  time_t received;   /* INTERNALDATE */
-  unsigned int flags; /* ldapmda_flag bits */
+  uint64_t size;               /* RFC822.SIZE of the raw bytes as stored */
+  time_t received;             /* INTERNALDATE */
+  unsigned int flags;          /* ldapmda_flag bits */
   const char *const *keywords; /* NULL-terminated */
 };
 
@@ -113,8 +113,7 @@ int ldapmda_store_folder_status(struct ldapmda_store *store, const char *name,
 
 /* Lists every message of `folder` in ascending UID order; the store gives
  * a UID to every message that has none yet (new deliveries). */
-int ldapmda_store_list_messages(struct ldapmda_store *store,
-                                const char *folder,
+int ldapmda_store_list_messages(struct ldapmda_store *store, const char *folder,
                                 struct ldapmda_folder_status *status_r,
                                 const struct ldapmda_message **messages_r,
                                 size_t *count_r);

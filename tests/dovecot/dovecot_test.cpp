@@ -36,9 +36,9 @@
 #include <vector>
 
 #include "ldapmda/text.h"
-#include "support/mda_fixture.h"
 #include "support/dovecot_server.h"
 #include "support/ldap_client.h"
+#include "support/mda_fixture.h"
 #include "support/postfix_server.h"
 #include "support/process.h"
 #include "support/slapd_server.h"
