@@ -156,8 +156,8 @@ class FolderStore {
   // The raw bytes of message `uid` of folder `name`.
   StoreResult ReadRaw(const std::string& name, std::uint32_t uid,
                       std::string* raw);
-  // The raw bytes of several messages at once, in one search: `raws`
-  // gets those found, by UID. `keys` has the keys (GUIDs) the caller
+  // The raw bytes of several messages at once, in one round trip (base
+  // reads of their DNs sent together): `raws` gets those found, by UID. `keys` has the keys (GUIDs) the caller
   // knows, by UID: those need no lookup of their UID first.
   StoreResult ReadRawMany(const std::string& name,
                           const std::vector<std::uint32_t>& uids,

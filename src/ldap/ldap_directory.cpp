@@ -23,6 +23,10 @@
 namespace ldapmda {
 namespace {
 
+// SearchMany's searches unanswered at one time, well below slapd's
+// conn_max_pending_auth (1000) and what socket buffers hold of answers.
+constexpr std::size_t kMaxOutstanding = 64;
+
 // RAII for libldap results and strings.
 struct MessageFree {
   void operator()(LDAPMessage* m) const { ldap_msgfree(m); }
@@ -572,23 +576,34 @@ DirResult LdapDirectory::Impl::DoSearchMany(
   // page ends the first one's cookie): the first paged request goes out
   // with all the others, the other paged ones after it, each read to its
   // last page before the next starts.
-  std::vector<std::size_t> sent;
-  bool paged_sent = false;
+  std::vector<std::size_t> together;
+  std::vector<std::size_t> after;
+  bool paged_together = false;
   for (std::size_t i = 0; i < n; ++i) {
     if (requests[i].page_size > 0) {
-      if (paged_sent) continue;
-      paged_sent = true;
+      if (paged_together) {
+        after.push_back(i);
+        continue;
+      }
+      paged_together = true;
     }
-    int msgid = -1;
-    if (DirResult r = SendSearch(ld, requests[i], none, &msgid); !r.ok()) {
-      return fail(0, r);
-    }
-    msgids.push_back(msgid);
-    sent.push_back(i);
+    together.push_back(i);
   }
+  // At most kMaxOutstanding unanswered at a time: a client that only
+  // writes can block against a server that stops reading it (slapd's
+  // conn_max_pending) while the answers fill the socket the other way.
   std::vector<Cookie> cookies(n);
-  for (std::size_t k = 0; k < sent.size(); ++k) {
-    const std::size_t i = sent[k];
+  std::size_t next = 0;  // the next of `together` to send
+  for (std::size_t k = 0; k < together.size(); ++k) {
+    for (; next < together.size() && next - k < kMaxOutstanding; ++next) {
+      int msgid = -1;
+      const SearchRequest& req = requests[together[next]];
+      if (DirResult r = SendSearch(ld, req, none, &msgid); !r.ok()) {
+        return fail(k, r);
+      }
+      msgids.push_back(msgid);
+    }
+    const std::size_t i = together[k];
     DirResult r = ReadSearch(ld, msgids[k], &(*entries)[i],
                              requests[i].page_size > 0 ? &cookies[i] : nullptr);
     // No answer at all: the connection, not the request.
@@ -596,17 +611,14 @@ DirResult LdapDirectory::Impl::DoSearchMany(
     (*results)[i] = std::move(r);
   }
   // Every answer is in: the one paged request sent may page on.
-  for (const std::size_t i : sent) {
+  for (const std::size_t i : together) {
     if (!(*results)[i].ok() || cookies[i].empty()) continue;
     DirResult r =
         ReadRemainingPages(ld, requests[i], &cookies[i], &(*entries)[i]);
     if (r.code < 0) return fail(msgids.size(), r);
     (*results)[i] = std::move(r);
   }
-  std::vector<bool> was_sent(n, false);
-  for (const std::size_t i : sent) was_sent[i] = true;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (was_sent[i]) continue;
+  for (const std::size_t i : after) {
     DirResult r = DoSearch(ld, requests[i], &(*entries)[i]);
     if (r.code < 0) return fail(msgids.size(), r);
     (*results)[i] = std::move(r);

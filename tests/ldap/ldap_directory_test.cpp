@@ -80,6 +80,33 @@ TEST_F(LdapDirectoryTest, SearchManyAnswersEachRequestInItsPlace) {
   EXPECT_TRUE(entries[4][0].attributes.empty());  // DNs only
 }
 
+// More requests than SearchMany keeps unanswered at once (64): they go
+// out in a window, and each still gets its own answer.
+TEST_F(LdapDirectoryTest, SearchManyAnswersMoreRequestsThanItSendsAtOnce) {
+  const auto dir = Open({server_.uri()});
+  const std::string people = server_.people_dn();
+  const std::vector<std::string> uids = {"alice", "bob", "nobody"};
+  std::vector<SearchRequest> requests;
+  for (std::size_t i = 0; i < 300; ++i) {
+    requests.push_back(Base("uid=" + uids[i % 3] + "," + people));
+  }
+  std::vector<std::vector<Entry>> entries;
+  std::vector<DirResult> results;
+  const DirResult r = dir->SearchMany(requests, &entries, &results);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  ASSERT_EQ(results.size(), requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (i % 3 == 2) {
+      EXPECT_TRUE(results[i].no_such_object()) << i;
+      EXPECT_TRUE(entries[i].empty()) << i;
+      continue;
+    }
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].Describe();
+    ASSERT_EQ(entries[i].size(), 1u) << i;
+    EXPECT_EQ(entries[i][0].First("uid"), uids[i % 3]) << i;
+  }
+}
+
 TEST_F(LdapDirectoryTest, SearchManyCollectsEveryPageOfPagedRequests) {
   // 60 entries below one parent, read in pages of 7 while other searches
   // are answered around them.
