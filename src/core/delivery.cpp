@@ -5,6 +5,7 @@
 #include "ldapmda/layout.h"
 #include "ldapmda/ldap_syntax.h"
 #include "ldapmda/log.h"
+#include "ldapmda/text.h"
 
 namespace ldapmda {
 namespace {
@@ -92,7 +93,7 @@ Outcome Delivery::CheckPolicy(const Entry& entry, const std::string& mailbox_dn,
   if (!config_.account_status_attribute.empty()) {
     for (const auto& value : entry.All(config_.account_status_attribute)) {
       for (const auto& disabled : config_.account_disabled_values) {
-        if (AsciiLower(value) == AsciiLower(disabled)) {
+        if (EqualsIgnoreCase(value, disabled)) {
           return {kDsnDisabled, "mailbox disabled (" +
                                     config_.account_status_attribute + ": " +
                                     value + ")"};

@@ -48,7 +48,7 @@ T ParseNumber(std::string_view text, T fallback) {
   return n;
 }
 
-bool IsInbox(std::string_view name) { return AsciiLower(name) == "inbox"; }
+bool IsInbox(std::string_view name) { return EqualsIgnoreCase(name, "inbox"); }
 
 // A folder entry, read by its DN.
 SearchRequest FolderRead(const std::string& dn) {
@@ -213,7 +213,7 @@ void ParseFlagValues(const std::vector<std::string>& values, unsigned* flags,
   for (const std::string& v : values) {
     if (!v.empty() && v.front() == '\\') {
       for (const auto& [bit, name] : kSystemFlags) {
-        if (AsciiLower(v) == AsciiLower(name)) *flags |= bit;
+        if (EqualsIgnoreCase(v, name)) *flags |= bit;
       }
     } else if (!v.empty()) {
       keywords->push_back(v);

@@ -70,7 +70,7 @@ std::string ReadSender(std::string_view word) {
   if (word.size() >= 2 && word.front() == '<' && word.back() == '>') {
     word = word.substr(1, word.size() - 2);
   }
-  if (AsciiLower(word) == AsciiLower(kMailerDaemon)) return "";
+  if (EqualsIgnoreCase(word, kMailerDaemon)) return "";
   return std::string(word);
 }
 

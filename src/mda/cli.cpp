@@ -27,6 +27,7 @@
 #include "ldapmda/log.h"
 #include "ldapmda/message.h"
 #include "ldapmda/status.h"
+#include "ldapmda/text.h"
 #include "mda/admin.h"
 #include "mda/lmtp.h"
 
@@ -295,7 +296,7 @@ Options ParseOptions(int argc, const char* const* argv) {
   if (vm.count("log")) opts.overrides.push_back("log=" + get("log"));
   opts.sender = get("from");
   // pipe(8) passes the null sender as MAILER-DAEMON by default.
-  if (AsciiLower(opts.sender) == "mailer-daemon") opts.sender.clear();
+  if (EqualsIgnoreCase(opts.sender, "mailer-daemon")) opts.sender.clear();
   if (vm.count("original-recipient")) {
     opts.original_recipients =
         vm["original-recipient"].as<std::vector<std::string>>();
