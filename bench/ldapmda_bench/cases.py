@@ -71,8 +71,8 @@ class Cases:
         same values (but the delivery time)."""
         path, raw = self.message_file("check-0")
         self.deliver_ldapmda(path, raw, self.work.out("check"))
-        got = run(["ldapsearch", "-x", "-H", self.servers.uri, "-D", ADMIN_DN, "-w",
-                   self.servers.admin_pw, "-LLL", "-o", "ldif-wrap=no", "-b",
+        got = run(["ldapsearch", "-x", "-H", self.servers.uri, "-D", ADMIN_DN, "-y",
+                   self.servers.admin_pw_file, "-LLL", "-o", "ldif-wrap=no", "-b",
                    message_dn(raw), "-s", "base", "*"], "reading back").encode()
         entries = parse_ldif(got)
         if len(entries) != 1:
@@ -247,8 +247,8 @@ class Cases:
                     f"{rates[c]['ldapadd'][-1]:.0f}/s" for c in levels))
         # The last LMTP message is where pipe mode would have put it.
         last = files[(runs - 1, 1)][0][2]
-        got = run(["ldapsearch", "-x", "-H", self.servers.uri, "-D", ADMIN_DN, "-w",
-                   self.servers.admin_pw, "-LLL", "-b", message_dn(last),
+        got = run(["ldapsearch", "-x", "-H", self.servers.uri, "-D", ADMIN_DN, "-y",
+                   self.servers.admin_pw_file, "-LLL", "-b", message_dn(last),
                    "-s", "base", "mdaSize"], "checking an LMTP entry")
         if "mdaSize: 4096" not in got:
             die("ldapmda --lmtp did not store the message pipe mode would have")

@@ -199,7 +199,7 @@ class DirectoryCases:
                 self.ldapadd(uri, pw, ldif, self.work.out("search-load"))
             os.remove(ldif)
 
-    def search(self, uri, admin_pw, search, out, repeat):
+    def search(self, uri, admin_pw_file, search, out, repeat):
         """One ldapsearch process that runs `search` `repeat` times over
         one connection (-f: one search per line, each put into the filter
         pattern, which must contain "=" or ldapsearch takes it for an
@@ -209,7 +209,7 @@ class DirectoryCases:
         _, base, flt, attrs = search
         lines = self.work.write("search-filters.txt", (flt + "\n") * repeat)
         ms, rc, _ = spawn_timed(
-            ["/usr/bin/ldapsearch", "-x", "-H", uri, "-D", ADMIN_DN, "-w", admin_pw,
+            ["/usr/bin/ldapsearch", "-x", "-H", uri, "-D", ADMIN_DN, "-y", admin_pw_file,
              "-LLL", "-o", "ldif-wrap=no", "-b", base, "-f", lines,
              "(&(objectClass=*)%s)", *attrs],
             None, out)
@@ -248,9 +248,9 @@ class DirectoryCases:
                 die("the search replica did not catch up within 120 s")
             time.sleep(0.05)
         poller.close()
-        sides = {"replica": (info["replica_uri"], info["admin_password"]),
-                 "all indexes": (every.info["uri"], every.info["admin_password"]),
-                 "shipped": (shipped.info["uri"], shipped.info["admin_password"])}
+        sides = {"replica": (info["replica_uri"], info["admin_pw_file"]),
+                 "all indexes": (every.info["uri"], every.info["admin_pw_file"]),
+                 "shipped": (shipped.info["uri"], shipped.info["admin_pw_file"])}
         names = list(sides)
         per_run = {s: [] for s in names}
         per_search = {s: {q[0]: [] for q in README_SEARCHES} for s in names}

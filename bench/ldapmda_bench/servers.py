@@ -196,7 +196,7 @@ class Servers:
         self.slapd = self.start_slapd("slapd", "--config", "shipped")
         info = self.slapd.info
         self.uri = info["uri"]
-        self.admin_pw = info["admin_password"]
+        self.admin_pw_file = info["admin_pw_file"]
         # ldapadd -y reads the whole file; it has no line end.
         self.service_pw_file = info["service_pw_file"]
         self.conf = self.ldapmda_conf("ldapmda.conf", self.slapd)
