@@ -139,6 +139,15 @@ Outcome Delivery::RefuseUnlessStored(
       return Outcome::Sent("already stored as " + message_dns[i]);
     }
   }
+  // A place the directory could not answer for may hold it: refusing
+  // then could bounce a message that is stored, for a fault of ours.
+  for (const DirResult& r : results) {
+    if (!r.ok() && !r.no_such_object()) {
+      Outcome o = DirectoryFailure(DirOp::kSearch, r, deadline_);
+      o.text = "checking whether the message is stored already: " + o.text;
+      return o;
+    }
+  }
   return refusal;
 }
 

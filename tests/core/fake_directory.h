@@ -27,6 +27,9 @@ class FakeDirectory : public Directory {
     searches.push_back(request);
     entries->clear();
     if (request.scope == Scope::kBase) {
+      if (base_search_code != LDAP_SUCCESS) {
+        return LdapResult(base_search_code);
+      }
       const auto it = entries_by_dn.find(request.base);
       if (it == entries_by_dn.end()) return LdapResult(LDAP_NO_SUCH_OBJECT);
       entries->push_back(it->second);
@@ -84,6 +87,7 @@ class FakeDirectory : public Directory {
   std::map<std::string, std::vector<Entry>> by_filter;
   std::map<std::string, Entry> entries_by_dn;
   int search_code = LDAP_SUCCESS;
+  int base_search_code = LDAP_SUCCESS;  // not success: every base search
   int modify_code = LDAP_SUCCESS;
   std::vector<std::string> modified;
   std::vector<std::string> deleted;

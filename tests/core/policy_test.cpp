@@ -258,6 +258,24 @@ TEST_F(PolicyTest, RetryOfAStoredMessageIsDeliveredEvenWhenNowOverQuota) {
   EXPECT_EQ(dir_.search_many_calls, 2);
 }
 
+TEST_F(PolicyTest, OverQuotaDefersWhenTheDirectoryCannotSayIfItIsStored) {
+  // The mailbox is full, but whether this very message was stored by an
+  // earlier attempt cannot be read: a bounce could be for a stored one.
+  config_.quota_attribute = "mailQuota";
+  const std::string box = "cn=mailbox,uid=a,dc=x";
+  dir_.entries_by_dn[box] =
+      User(box, {{"mdaMailboxSize", {"1000"}}, {"mdaMessageCount", {"3"}}});
+  dir_.by_filter["(mail=a@x)"] = {
+      User("uid=a,dc=x", {{"mailQuota", {"1000"}}})};
+  EXPECT_EQ(Deliver("a@x").outcome.dsn, kDsnOverQuota);
+  dir_.base_search_code = LDAP_BUSY;
+  const DeliveryResult r = Deliver("a@x");
+  EXPECT_EQ(r.outcome.disposition(), Disposition::kDefer) << r.outcome.text;
+  EXPECT_NE(r.outcome.text.find("stored already"), std::string::npos)
+      << r.outcome.text;
+  EXPECT_TRUE(dir_.modified.empty());
+}
+
 TEST_F(PolicyTest, FailedCounterUpdateNeverFailsAStoredMessage) {
   config_.quota_attribute = "mailQuota";
   dir_.modify_code = LDAP_NO_SUCH_ATTRIBUTE;
