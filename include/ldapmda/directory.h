@@ -5,6 +5,8 @@
 #ifndef LDAPMDA_DIRECTORY_H_
 #define LDAPMDA_DIRECTORY_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -127,6 +129,17 @@ class Directory {
                                std::vector<std::vector<Entry>>* entries,
                                std::vector<DirResult>* results);
 
+  // Reading ahead: SendAhead() puts a search on the wire and returns at
+  // once with a ticket; Receive() waits for its answer, which it gives
+  // as Search() would. The caller works meanwhile, and the server with
+  // it. Every ticket is received once or dropped with Forget(). A search
+  // that cannot go out now (no connection yet, a paged one) or whose
+  // connection failed meanwhile is made by Receive(), with Search()'s
+  // fail-over. This base class makes every search in Receive().
+  virtual std::uint64_t SendAhead(const SearchRequest& request);
+  virtual DirResult Receive(std::uint64_t ticket, std::vector<Entry>* entries);
+  virtual void Forget(std::uint64_t ticket);
+
   // Adds one entry. Returns the server's result code.
   virtual DirResult Add(const std::string& dn,
                         const std::vector<AttributeView>& attributes) = 0;
@@ -147,6 +160,14 @@ class Directory {
   // Moves the entry `dn` below `new_parent`, keeping its RDN.
   virtual DirResult Move(const std::string& dn,
                          const std::string& new_parent) = 0;
+
+ protected:
+  // Tickets: the next one, and the requests of those not received yet.
+  std::uint64_t NextTicket() { return ++last_ticket_; }
+  std::map<std::uint64_t, SearchRequest> ahead_;
+
+ private:
+  std::uint64_t last_ticket_ = 0;
 };
 
 // What a directory call was doing, because some results mean different

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -156,13 +157,28 @@ class FolderStore {
   // The raw bytes of message `uid` of folder `name`.
   StoreResult ReadRaw(const std::string& name, std::uint32_t uid,
                       std::string* raw);
-  // The raw bytes of several messages at once, in one round trip (base
-  // reads of their DNs sent together): `raws` gets those found, by UID. `keys` has the keys (GUIDs) the caller
-  // knows, by UID: those need no lookup of their UID first.
+  // The raw bytes of several messages at once, in one round trip (one
+  // search of the folder's children by key for every 64 messages, sent
+  // together): `raws` gets those found, by UID. `keys` has the keys
+  // (GUIDs) the caller knows, by UID: those need no lookup of their UID
+  // first.
+  // Bodies read ahead are taken from their searches' answers: `raws`
+  // then also gets the other messages those searches found.
   StoreResult ReadRawMany(const std::string& name,
                           const std::vector<std::uint32_t>& uids,
                           const std::map<std::uint32_t, std::string>& keys,
                           std::map<std::uint32_t, std::string>* raws);
+  // Sends the searches ReadRawMany would make for these messages now,
+  // without waiting for them (Directory::SendAhead): the directory works
+  // while the caller does, and a ReadRawMany that asks for any of them
+  // takes the answers. Nothing is reported: trouble shows there. At most
+  // kMaxReadAhead searches wait; older ones are dropped.
+  void ReadAhead(const std::string& name,
+                 const std::vector<std::uint32_t>& uids,
+                 const std::map<std::uint32_t, std::string>& keys);
+  // Drops every search sent ahead (the caller will not ask for them).
+  void ForgetReadAhead();
+  static constexpr std::size_t kMaxReadAhead = 64;
 
   // Sets the flags and keywords of message `uid` to exactly these.
   StoreResult SetFlags(const std::string& name, std::uint32_t uid,
@@ -199,6 +215,14 @@ class FolderStore {
     std::string state_dn;
     std::uint64_t size = 0;  // 0: not known yet
     std::string key;
+  };
+
+  // One search for bodies sent ahead: its ticket, the folder's id and
+  // which UID each key (lower case) it asks for answers.
+  struct BodiesAhead {
+    std::uint64_t ticket = 0;
+    std::string folder_id;
+    std::map<std::string, std::uint32_t> uid_of_key;
   };
 
   // What GetFolder() read for the Sync() that follows it: the folder
@@ -238,6 +262,18 @@ class FolderStore {
   StoreResult CsnFrom(const DirResult& r, const std::vector<Entry>& entries,
                       std::string* csn);
   StoreResult AddFolderEntry(const std::string& id, const std::string& name);
+  // The searches that read the bodies of `uids` (at most kKeysPerRead
+  // keys each), with the UIDs their keys answer. UIDs whose key is
+  // neither in `keys` nor found are left out (gone).
+  StoreResult BodySearches(
+      const FolderInfo& folder, const std::vector<std::uint32_t>& uids,
+      const std::map<std::uint32_t, std::string>& keys,
+      std::vector<SearchRequest>* requests,
+      std::vector<std::map<std::string, std::uint32_t>>* uid_of_keys);
+  // Puts the bodies of the entries of one body search into `raws`.
+  static void TakeBodies(const std::vector<Entry>& entries,
+                         const std::map<std::string, std::uint32_t>& uid_of_key,
+                         std::map<std::uint32_t, std::string>* raws);
 
   const Config& config_;
   Directory& lookup_;
@@ -250,6 +286,7 @@ class FolderStore {
   // Per folder id: where each UID's message is, as last seen.
   std::map<std::string, std::map<std::uint32_t, Located>> located_;
   std::optional<ReadBeforeSync> read_before_sync_;
+  std::deque<BodiesAhead> bodies_ahead_;  // oldest first
 };
 
 }  // namespace ldapmda

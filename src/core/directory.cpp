@@ -31,6 +31,27 @@ DirResult Directory::SearchMany(const std::vector<SearchRequest>& requests,
   return {};
 }
 
+std::uint64_t Directory::SendAhead(const SearchRequest& request) {
+  const std::uint64_t ticket = NextTicket();
+  ahead_.emplace(ticket, request);
+  return ticket;
+}
+
+DirResult Directory::Receive(std::uint64_t ticket,
+                             std::vector<Entry>* entries) {
+  entries->clear();
+  const auto it = ahead_.find(ticket);
+  if (it == ahead_.end()) {
+    return {DirStatus::kOther, 0, "unknown ticket",
+            "no search sent ahead as " + std::to_string(ticket)};
+  }
+  const SearchRequest request = std::move(it->second);
+  ahead_.erase(it);
+  return Search(request, entries);
+}
+
+void Directory::Forget(std::uint64_t ticket) { ahead_.erase(ticket); }
+
 std::string DirResult::Describe() const {
   std::string s = name.empty() ? "result" : name;
   s += " (" + std::to_string(code) + ")";

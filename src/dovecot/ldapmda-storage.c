@@ -265,6 +265,7 @@ ldapmda_mailbox_alloc(struct mail_storage *storage, struct mailbox_list *list,
 
 	mbox->storage = LDAPMDA_STORAGE(storage);
 	i_array_init(&mbox->prefetch, 32);
+	hash_table_create_direct(&mbox->ahead, default_pool, 0);
 	hash_table_create_direct(&mbox->bodies, default_pool, 0);
 	return &mbox->box;
 }
@@ -275,6 +276,7 @@ static void ldapmda_mailbox_free(struct mailbox *box)
 
 	ldapmda_mailbox_forget_cached(mbox);
 	array_free(&mbox->prefetch);
+	hash_table_destroy(&mbox->ahead);
 	hash_table_destroy(&mbox->bodies);
 	pool_unref(&mbox->meta_pool);
 	index_storage_mailbox_free(box);

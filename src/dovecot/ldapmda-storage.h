@@ -76,6 +76,7 @@ struct ldapmda_prefetch {
 	uint32_t uid;
 	char guid[LDAPMDA_GUID_MAX + 1];
 };
+ARRAY_DEFINE_TYPE(ldapmda_prefetch, struct ldapmda_prefetch);
 
 struct ldapmda_mailbox {
 	struct mailbox box;
@@ -88,9 +89,11 @@ struct ldapmda_mailbox {
 	ARRAY_TYPE(ldapmda_msg_meta) meta;
 	bool meta_valid;
 
-	/* prefetch: messages whose bodies will be wanted soon, and bodies
-	   read by the last batch and not yet taken by their mail */
-	ARRAY(struct ldapmda_prefetch) prefetch;
+	/* prefetch: messages whose bodies will be wanted soon (not asked
+	   for yet), those whose searches were sent ahead (UID -> UID), and
+	   bodies read and not yet taken by their mail */
+	ARRAY_TYPE(ldapmda_prefetch) prefetch;
+	HASH_TABLE(void *, void *) ahead;
 	HASH_TABLE(void *, buffer_t *) bodies;
 
 	/* polls the store while a client IDLEs */

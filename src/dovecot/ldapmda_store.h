@@ -173,6 +173,19 @@ int ldapmda_store_read_many(struct ldapmda_store *store, const char *folder,
                             const uint32_t *uids, const char *const *guids,
                             size_t count, ldapmda_read_cb *cb, void *ctx);
 
+/* Read-ahead: sends the searches read_many would make for `uids` now and
+ * returns without waiting, so that the directory works on them while the
+ * caller does. A later read_many that asks for any of these UIDs takes
+ * the answers, and then also reports the other messages of the same
+ * search (up to 64). Nothing is reported here: trouble shows in that
+ * read_many, which makes the search again if the connection went
+ * meanwhile. At most 64 searches wait; older ones are dropped. */
+void ldapmda_store_read_ahead(struct ldapmda_store *store, const char *folder,
+                              const uint32_t *uids, const char *const *guids,
+                              size_t count);
+/* Drops every search sent ahead (e.g. when the mailbox closes). */
+void ldapmda_store_forget_read_ahead(struct ldapmda_store *store);
+
 /* Sets the flags and keywords of message `uid` to exactly these. */
 int ldapmda_store_set_flags(struct ldapmda_store *store, const char *folder,
                             uint32_t uid, unsigned int flags,

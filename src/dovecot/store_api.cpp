@@ -125,6 +125,17 @@ void Publish(ldapmda_store* store, std::vector<ldapmda::FolderMessage> listed,
   *count = store->messages.size();
 }
 
+// The GUIDs of `guids` (NULL, or some entries NULL or empty) by UID.
+std::map<std::uint32_t, std::string> Keys(const uint32_t* uids,
+                                          const char* const* guids,
+                                          std::size_t count) {
+  std::map<std::uint32_t, std::string> keys;
+  for (std::size_t i = 0; guids != nullptr && i < count; ++i) {
+    if (guids[i] != nullptr && *guids[i] != '\0') keys[uids[i]] = guids[i];
+  }
+  return keys;
+}
+
 void Status(const ldapmda::FolderInfo& folder, std::uint64_t messages,
             ldapmda_folder_status* status) {
   status->uid_validity = folder.uid_validity;
@@ -286,17 +297,32 @@ int ldapmda_store_read_many(struct ldapmda_store* store, const char* folder,
                             const uint32_t* uids, const char* const* guids,
                             size_t count, ldapmda_read_cb* cb, void* ctx) {
   return Call(store, [&] {
-    std::map<std::uint32_t, std::string> keys;
-    for (std::size_t i = 0; guids != nullptr && i < count; ++i) {
-      if (guids[i] != nullptr && *guids[i] != '\0') keys[uids[i]] = guids[i];
-    }
     std::map<std::uint32_t, std::string> raws;
     StoreResult r = store->folders->ReadRawMany(
-        folder, std::vector<std::uint32_t>(uids, uids + count), keys, &raws);
+        folder, std::vector<std::uint32_t>(uids, uids + count),
+        Keys(uids, guids, count), &raws);
     if (r.ok()) {
       for (const auto& [uid, raw] : raws) cb(uid, raw.data(), raw.size(), ctx);
     }
     return r;
+  });
+}
+
+void ldapmda_store_read_ahead(struct ldapmda_store* store, const char* folder,
+                              const uint32_t* uids, const char* const* guids,
+                              size_t count) {
+  Call(store, [&] {
+    store->folders->ReadAhead(folder,
+                              std::vector<std::uint32_t>(uids, uids + count),
+                              Keys(uids, guids, count));
+    return StoreResult::Ok();
+  });
+}
+
+void ldapmda_store_forget_read_ahead(struct ldapmda_store* store) {
+  Call(store, [&] {
+    store->folders->ForgetReadAhead();
+    return StoreResult::Ok();
   });
 }
 

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 
 #include "ldapmda/log.h"
@@ -26,6 +27,8 @@ namespace {
 // SearchMany's searches unanswered at one time, well below slapd's
 // conn_max_pending_auth (1000) and what socket buffers hold of answers.
 constexpr std::size_t kMaxOutstanding = 64;
+// Bytes read from the socket at once (see AddReadAhead).
+constexpr int kReadAhead = 64 * 1024;
 
 // RAII for libldap results and strings.
 struct MessageFree {
@@ -319,6 +322,7 @@ class LdapDirectory::Impl {
       }
       return r;
     }
+    AddReadAhead();
     if (config_.start_tls && uri.rfind("ldap://", 0) == 0) {
       if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
       if (int rc = ldap_start_tls_s(ld_, nullptr, nullptr);
@@ -342,6 +346,21 @@ class LdapDirectory::Impl {
     }
     if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
     return Bind();
+  }
+
+  // libldap reads each answer with two read()s (its header, then the
+  // rest), each after a poll(): three system calls for every entry of a
+  // search. A read-ahead layer (liblber's own, below TLS) takes whatever
+  // the socket holds, many entries per read().
+  void AddReadAhead() {
+    Sockbuf* sb = nullptr;
+    if (ldap_get_option(ld_, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS ||
+        sb == nullptr) {
+      return;
+    }
+    int size = kReadAhead;
+    ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER,
+                       &size);
   }
 
   // A failed TLS handshake with the current server. libldap reports a
@@ -409,7 +428,45 @@ class LdapDirectory::Impl {
   void Drop() {
     if (ld_) ldap_unbind_ext_s(ld_, nullptr, nullptr);
     ld_ = nullptr;
+    // Searches sent ahead on it have no answer coming.
+    sent_ahead_.clear();
   }
+
+  // Sends `request` ahead as `ticket` if a connection is up; otherwise
+  // Receive() will make the search.
+  void SendAhead(std::uint64_t ticket, const SearchRequest& request) {
+    if (!ld_ || request.page_size > 0 || !ArmTimeout()) return;
+    int msgid = -1;
+    if (SendSearch(ld_, request, Cookie(), &msgid).ok()) {
+      sent_ahead_[ticket] = msgid;
+    }
+  }
+
+  // The answer to `ticket` from the connection it went out on: false
+  // when it did not go out or that connection has gone.
+  bool ReceiveAhead(std::uint64_t ticket, std::vector<Entry>* entries,
+                    DirResult* result) {
+    const auto it = sent_ahead_.find(ticket);
+    if (it == sent_ahead_.end()) return false;
+    const int msgid = it->second;
+    sent_ahead_.erase(it);
+    if (!ArmTimeout()) {
+      ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
+      *result = LdapResult(LDAP_TIMEOUT, "deadline reached");
+    } else {
+      *result = ReadSearch(ld_, msgid, entries, nullptr);
+    }
+    return true;
+  }
+
+  void ForgetAhead(std::uint64_t ticket) {
+    const auto it = sent_ahead_.find(ticket);
+    if (it == sent_ahead_.end()) return;
+    ldap_abandon_ext(ld_, it->second, nullptr, nullptr);
+    sent_ahead_.erase(it);
+  }
+
+  const std::string& current_uri() const { return current_uri_; }
 
   const Config& config_;
   const std::vector<std::string> uris_;
@@ -417,6 +474,8 @@ class LdapDirectory::Impl {
   const Deadline& deadline_;
   LDAP* ld_ = nullptr;
   std::string current_uri_;
+  // Searches sent ahead on ld_: the message ID of each ticket.
+  std::map<std::uint64_t, int> sent_ahead_;
 
   friend class LdapDirectory;
   // A paged-results cookie; empty before the first page and after the
@@ -741,6 +800,39 @@ DirResult LdapDirectory::SearchMany(const std::vector<SearchRequest>& requests,
     results->assign(requests.size(), r);
   }
   return r;
+}
+
+std::uint64_t LdapDirectory::SendAhead(const SearchRequest& request) {
+  const std::uint64_t ticket = NextTicket();
+  ahead_.emplace(ticket, request);
+  impl_->SendAhead(ticket, request);
+  return ticket;
+}
+
+DirResult LdapDirectory::Receive(std::uint64_t ticket,
+                                 std::vector<Entry>* entries) {
+  const auto it = ahead_.find(ticket);
+  if (it == ahead_.end()) return Directory::Receive(ticket, entries);
+  const SearchRequest request = std::move(it->second);
+  ahead_.erase(it);
+  entries->clear();
+  DirResult r;
+  if (impl_->ReceiveAhead(ticket, entries, &r)) {
+    if (r.code >= 0 && !IsFailover(r.code)) return r;
+    // No answer (the connection, not the request) or a server that
+    // cannot answer: made again, with fail-over, as any search. Not
+    // after a timeout: a hung server would make the caller wait twice.
+    Log(LogLevel::kWarning, impl_->current_uri() + ": " + r.Describe());
+    impl_->Drop();
+    entries->clear();
+    if (r.code == LDAP_TIMEOUT) return r;
+  }
+  return Search(request, entries);
+}
+
+void LdapDirectory::Forget(std::uint64_t ticket) {
+  ahead_.erase(ticket);
+  impl_->ForgetAhead(ticket);
 }
 
 DirResult LdapDirectory::Add(const std::string& dn,

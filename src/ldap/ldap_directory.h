@@ -5,6 +5,7 @@
 #ifndef LDAPMDA_LDAP_DIRECTORY_H_
 #define LDAPMDA_LDAP_DIRECTORY_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,11 @@ class LdapDirectory : public Directory {
   DirResult SearchMany(const std::vector<SearchRequest>& requests,
                        std::vector<std::vector<Entry>>* entries,
                        std::vector<DirResult>* results) override;
+  // Sent on the connection in use (if there is one), answered from it
+  // unless it was dropped meanwhile.
+  std::uint64_t SendAhead(const SearchRequest& request) override;
+  DirResult Receive(std::uint64_t ticket, std::vector<Entry>* entries) override;
+  void Forget(std::uint64_t ticket) override;
   DirResult Add(const std::string& dn,
                 const std::vector<AttributeView>& attributes) override;
   DirResult Modify(const std::string& dn,

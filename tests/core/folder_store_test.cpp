@@ -8,8 +8,11 @@
 #include <ldap.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -277,6 +280,78 @@ TEST_F(FolderStoreTest, ExpungeIsSeenElsewhereAndKeepsTheCountersRight) {
   EXPECT_EQ(box->First("mdaMessageCount"), "2");
   EXPECT_EQ(box->First("mdaMailboxSize"),
             std::to_string(Message(1).size() + Message(3).size()));
+}
+
+// Bodies come in batches of 64 keys per search: more than a batch, with
+// keys the caller knows (in any case) and UIDs it only has, reads each
+// body once and only what is there.
+TEST_F(FolderStoreTest, ReadRawManyReadsEveryBatchAndSkipsWhatIsGone) {
+  constexpr int kCount = 70;
+  for (int i = 1; i <= kCount; ++i) Deliver("alice@example.com", Message(i));
+  auto s = Open();
+  FolderSnapshot full;
+  ASSERT_TRUE((*s)->Sync("INBOX", "", &full).ok());
+  ASSERT_EQ(full.messages.size(), static_cast<std::size_t>(kCount));
+  std::string gone;
+  ASSERT_TRUE((*s)->ReadRaw("INBOX", 5, &gone).ok());
+  ASSERT_TRUE((*s)->Expunge("INBOX", 5).ok());
+
+  std::vector<std::uint32_t> uids;
+  std::map<std::uint32_t, std::string> keys;
+  for (const auto& m : full.messages) {
+    uids.push_back(m.uid);
+    if (m.uid % 2 == 0) {
+      std::string key = m.key;
+      for (char& c : key) c = static_cast<char>(std::toupper(c));
+      keys[m.uid] = key;
+    }
+  }
+  uids.push_back(kCount + 100);  // never was
+  uids.push_back(3);             // asked twice
+  std::map<std::uint32_t, std::string> raws;
+  ASSERT_TRUE((*s)->ReadRawMany("INBOX", uids, keys, &raws).ok());
+  EXPECT_EQ(raws.size(), static_cast<std::size_t>(kCount - 1));
+  EXPECT_EQ(raws.count(5), 0u);
+  std::set<std::string> read;
+  for (const auto& [uid, raw] : raws) read.insert(raw);
+  std::set<std::string> delivered;
+  for (int i = 1; i <= kCount; ++i) delivered.insert(Message(i));
+  delivered.erase(gone);
+  EXPECT_EQ(read, delivered);
+}
+
+// Read-ahead: the searches go out first; a ReadRawMany that asks for one
+// of their messages gets the whole batch, without a message that has
+// gone (the answer is what the directory held when they went out).
+// Dropped searches are simply read again.
+TEST_F(FolderStoreTest, ReadAheadAnswersTheReadThatFollows) {
+  for (int i = 1; i <= 4; ++i) Deliver("alice@example.com", Message(i));
+  auto s = Open();
+  FolderSnapshot full;
+  ASSERT_TRUE((*s)->Sync("INBOX", "", &full).ok());
+  ASSERT_EQ(Uids(full), (std::vector<std::uint32_t>{1, 2, 3, 4}));
+  std::map<std::uint32_t, std::string> keys;
+  for (const auto& m : full.messages) keys[m.uid] = m.key;
+  std::map<std::uint32_t, std::string> bodies;
+  for (const auto& m : full.messages) {
+    ASSERT_TRUE((*s)->ReadRaw("INBOX", m.uid, &bodies[m.uid]).ok());
+  }
+
+  ASSERT_TRUE((*s)->Expunge("INBOX", 2).ok());
+  (*s)->ReadAhead("INBOX", {1, 2, 3}, {{1, keys[1]}, {2, keys[2]}});
+  std::map<std::uint32_t, std::string> raws;
+  ASSERT_TRUE((*s)->ReadRawMany("INBOX", {1}, {}, &raws).ok());
+  EXPECT_EQ(raws, (std::map<std::uint32_t, std::string>{{1, bodies[1]},
+                                                        {3, bodies[3]}}));
+  // Taken: asked again, read again.
+  ASSERT_TRUE((*s)->ReadRawMany("INBOX", {3, 4}, {}, &raws).ok());
+  EXPECT_EQ(raws, (std::map<std::uint32_t, std::string>{{3, bodies[3]},
+                                                        {4, bodies[4]}}));
+
+  (*s)->ReadAhead("INBOX", {4}, keys);
+  (*s)->ForgetReadAhead();
+  ASSERT_TRUE((*s)->ReadRawMany("INBOX", {4}, keys, &raws).ok());
+  EXPECT_EQ(raws, (std::map<std::uint32_t, std::string>{{4, bodies[4]}}));
 }
 
 TEST_F(FolderStoreTest, AppendStoresWhatADeliveryStoresAndIdenticalBytesOnce) {

@@ -1,5 +1,6 @@
 // LdapDirectory against a real slapd: SearchMany, several searches sent at
-// once on one connection, answered each as Search() would answer it.
+// once on one connection, answered each as Search() would answer it; and
+// searches sent ahead, answered later.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -202,6 +203,81 @@ TEST_F(LdapDirectoryTest, SearchManyOnAHungServerFailsEveryRequestInTime) {
   ASSERT_TRUE(again.ok()) << again.Describe();
   ASSERT_TRUE(results[0].ok());
   EXPECT_EQ(entries[0].size(), 1u);
+}
+
+// Searches sent ahead are answered by Receive() in any order, with other
+// operations in between on the same connection; each ticket once.
+TEST_F(LdapDirectoryTest, SentAheadIsReceivedInAnyOrderAndOnce) {
+  const auto dir = Open({server_.uri()});
+  const std::string people = server_.people_dn();
+  std::vector<Entry> entries;
+  ASSERT_TRUE(dir->Search(Base(people), &entries).ok());  // connected
+  const std::uint64_t alice = dir->SendAhead(Base("uid=alice," + people));
+  const std::uint64_t nobody = dir->SendAhead(Base("uid=nobody," + people));
+  const std::uint64_t bob = dir->SendAhead(Base("uid=bob," + people));
+  const std::uint64_t dropped = dir->SendAhead(Base("uid=carol," + people));
+  dir->Forget(dropped);
+  // Something else meanwhile, answered first.
+  ASSERT_TRUE(dir->Search(Base("uid=carol," + people), &entries).ok());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].First("uid"), "carol");
+
+  DirResult r = dir->Receive(bob, &entries);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].First("uid"), "bob");
+  r = dir->Receive(nobody, &entries);
+  EXPECT_TRUE(r.no_such_object()) << r.Describe();
+  EXPECT_TRUE(entries.empty());
+  r = dir->Receive(alice, &entries);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].First("uid"), "alice");
+
+  EXPECT_FALSE(dir->Receive(alice, &entries).ok());  // once
+  EXPECT_FALSE(dir->Receive(dropped, &entries).ok());
+  EXPECT_TRUE(entries.empty());
+}
+
+// Sent before there was a connection, or on one that went away (the server
+// restarted): Receive() makes the search itself, on a new connection.
+TEST_F(LdapDirectoryTest, SentAheadIsAnsweredAfterTheConnectionWent) {
+  const auto dir = Open({server_.uri()});
+  const std::string people = server_.people_dn();
+  const std::uint64_t early = dir->SendAhead(Base("uid=alice," + people));
+  std::vector<Entry> entries;
+  DirResult r = dir->Receive(early, &entries);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].First("uid"), "alice");
+
+  const std::uint64_t before = dir->SendAhead(Base("uid=bob," + people));
+  server_.Stop();
+  server_.Start();
+  r = dir->Receive(before, &entries);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].First("uid"), "bob");
+}
+
+// A server that hangs after the search went out: the answer is a
+// temporary failure (not an empty result), and the next call reconnects.
+TEST_F(LdapDirectoryTest, SentAheadToAHungServerIsATemporaryFailure) {
+  config_.timeout = std::chrono::seconds(1);
+  const auto dir = Open({server_.uri()});
+  const std::string people = server_.people_dn();
+  std::vector<Entry> entries;
+  ASSERT_TRUE(dir->Search(Base(people), &entries).ok());  // connected
+  server_.Pause();
+  const std::uint64_t ticket = dir->SendAhead(Base("uid=alice," + people));
+  const DirResult r = dir->Receive(ticket, &entries);
+  server_.Resume();
+  EXPECT_EQ(r.status, DirStatus::kUnavailable) << r.Describe();
+  EXPECT_TRUE(entries.empty());
+  const DirResult again = dir->Search(Base("uid=bob," + people), &entries);
+  ASSERT_TRUE(again.ok()) << again.Describe();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].First("uid"), "bob");
 }
 
 }  // namespace
