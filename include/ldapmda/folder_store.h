@@ -286,6 +286,9 @@ class FolderStore {
   // Per folder id: where each UID's message is, as last seen.
   std::map<std::string, std::map<std::uint32_t, Located>> located_;
   std::optional<ReadBeforeSync> read_before_sync_;
+  // The contextCSN Open() read with the folders, for the first
+  // GetFolder().
+  std::optional<std::string> open_csn_;
   std::deque<BodiesAhead> bodies_ahead_;  // oldest first
 };
 

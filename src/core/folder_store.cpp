@@ -33,6 +33,9 @@ constexpr std::time_t kCsnLookback = 60;
 // Keys in one search of ReadRawMany: an OR of equality terms, each
 // answered from the mdaKey index.
 constexpr std::size_t kKeysPerRead = 64;
+// Ancestors of a mailbox whose contextCSN Open() reads (one of them is
+// the naming context).
+constexpr std::size_t kMaxAncestors = 8;
 // Longest folder name, in bytes.
 constexpr std::size_t kMaxFolderName = 255;
 
@@ -277,8 +280,11 @@ StoreResult FolderStore::Open(const Address& user) {
 
   // In one round trip: the naming context holding the mailbox (its
   // contextCSN tells how far this server has seen changes), whether
-  // messages of the layout before folders are left, and the folders.
-  const std::vector<SearchRequest> requests = {
+  // messages of the layout before folders are left, the folders, and
+  // the contextCSN of each of the mailbox's ancestors (which of them is
+  // the naming context is known only from the answer): the first
+  // GetFolder() needs no round trip of its own.
+  std::vector<SearchRequest> requests = {
       {"", Scope::kBase, "(objectClass=*)", {"namingContexts"}, 1},
       {mailbox_dn_,
        Scope::kOne,
@@ -286,6 +292,12 @@ StoreResult FolderStore::Open(const Address& user) {
        {"1.1"},
        1},
       FolderList(mailbox_dn_)};
+  constexpr std::size_t kFirstAncestor = 3;
+  for (std::string dn = ParentDn(mailbox_dn_);
+       !dn.empty() && requests.size() < kFirstAncestor + kMaxAncestors;
+       dn = ParentDn(dn)) {
+    requests.push_back(CsnRead(dn));
+  }
   std::vector<std::vector<Entry>> answers;
   std::vector<DirResult> results;
   if (DirResult r = store_.SearchMany(requests, &answers, &results); !r.ok()) {
@@ -304,6 +316,14 @@ StoreResult FolderStore::Open(const Address& user) {
                                 lower.size(), lower) == 0) {
         suffix_ = nc;
       }
+    }
+  }
+  open_csn_.reset();
+  for (std::size_t i = kFirstAncestor; i < requests.size(); ++i) {
+    std::string csn;
+    if (!suffix_.empty() && EqualsIgnoreCase(requests[i].base, suffix_) &&
+        CsnFrom(results[i], answers[i], &csn).ok()) {
+      open_csn_ = std::move(csn);
     }
   }
   // No mailbox entry yet (nothing delivered): made below with INBOX.
@@ -450,6 +470,14 @@ StoreResult FolderStore::GetFolder(const std::string& name,
   FolderInfo cached;
   if (StoreResult s = Folder(name, &cached); !s.ok()) return s;
   if (suffix_.empty()) return ReadFolder(cached.dn, folder);
+  if (open_csn_) {
+    // Open() read the folders and the contextCSN moments ago, before any
+    // listing: as good for the Sync() that follows, once.
+    *folder = cached;
+    read_before_sync_ = ReadBeforeSync{cached, std::move(*open_csn_)};
+    open_csn_.reset();
+    return StoreResult::Ok();
+  }
   // With the contextCSN, in one round trip: a Sync() of this folder that
   // follows uses both (they were read before its listing, as it needs).
   std::vector<std::vector<Entry>> answers;

@@ -160,8 +160,10 @@ struct ldapmda_store* ldapmda_store_open(const char* config_file,
   *error_r = nullptr;
   std::string error;
   try {
+    // GMime is set up by the first APPEND that parses a message, not
+    // here: most sessions never parse one, and its setup is a good part
+    // of what opening the store costs a new imap process.
     ldapmda::InitLdapLibrary();
-    ldapmda::InitMessageLibrary();
     const std::optional<ldapmda::Address> user =
         ldapmda::ParseAddress(username != nullptr ? username : "");
     if (!user) {

@@ -311,7 +311,13 @@ class LdapDirectory::Impl {
     ldap_set_option(ld_, LDAP_OPT_PROTOCOL_VERSION, &version);
     ldap_set_option(ld_, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     if (!ArmTimeout()) return LdapResult(LDAP_TIMEOUT, "deadline reached");
-    if (DirResult r = SetTls(); !r.ok()) return r;
+    // A TLS context (the CA file read, the priorities parsed) only for a
+    // connection that will use one.
+    const bool tls = uri.rfind("ldaps://", 0) == 0 ||
+                     (config_.start_tls && uri.rfind("ldap://", 0) == 0);
+    if (tls) {
+      if (DirResult r = SetTls(); !r.ok()) return r;
+    }
     if (int rc = ldap_connect(ld_); rc != LDAP_SUCCESS) {
       DirResult r = Result(rc);
       // ldaps://: a refused or unreachable server leaves no text; a failed

@@ -354,6 +354,28 @@ TEST_F(FolderStoreTest, ReadAheadAnswersTheReadThatFollows) {
   EXPECT_EQ(raws, (std::map<std::uint32_t, std::string>{{4, bodies[4]}}));
 }
 
+// A new session's first GetFolder() takes what Open() read (folders and
+// contextCSN): what is delivered after Open() is still in the Sync() that
+// follows, incremental from another session's token.
+TEST_F(FolderStoreTest, WhatArrivesAfterOpenIsInTheFirstSync) {
+  Deliver("alice@example.com", Message(1));
+  std::string token;
+  {
+    auto first = Open();
+    FolderSnapshot full;
+    ASSERT_TRUE((*first)->Sync("INBOX", "", &full).ok());
+    token = full.token;
+  }
+  auto s = Open();
+  Deliver("alice@example.com", Message(2));
+  FolderInfo folder;
+  ASSERT_TRUE((*s)->GetFolder("INBOX", &folder).ok());
+  FolderSnapshot delta;
+  ASSERT_TRUE((*s)->Sync("INBOX", token, &delta).ok());
+  EXPECT_EQ(NewUids(delta), std::vector<std::uint32_t>{2});
+  EXPECT_EQ(delta.folder.uid_next, 3u);
+}
+
 TEST_F(FolderStoreTest, AppendStoresWhatADeliveryStoresAndIdenticalBytesOnce) {
   auto s = Open();
   const std::string raw = Message(7);
