@@ -270,8 +270,9 @@ class FolderStore {
       const std::map<std::uint32_t, std::string>& keys,
       std::vector<SearchRequest>* requests,
       std::vector<std::map<std::string, std::uint32_t>>* uid_of_keys);
-  // Puts the bodies of the entries of one body search into `raws`.
-  static void TakeBodies(const std::vector<Entry>& entries,
+  // Puts the bodies of the entries of one body search into `raws`,
+  // moving them out of `entries`.
+  static void TakeBodies(std::vector<Entry>* entries,
                          const std::map<std::string, std::uint32_t>& uid_of_key,
                          std::map<std::uint32_t, std::string>* raws);
 

@@ -2,6 +2,7 @@
 #include "ldapmda/folder_store.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <set>
@@ -105,6 +106,25 @@ FolderInfo ToFolder(const Entry& e) {
 }
 
 bool IsFolderEntry(const Entry& e) { return !e.All(at::kUidNext).empty(); }
+// The key of a message DN (lower case): its first RDN's value. Keys are
+// hex digests, so "mdaKey=<key>," is read directly; anything else goes
+// through the DN parser.
+std::string KeyOfMessageDn(std::string_view dn) {
+  constexpr std::string_view kPrefix = "mdakey=";
+  const std::size_t comma = dn.find(',');
+  if (dn.size() > kPrefix.size() && comma != std::string_view::npos &&
+      EqualsIgnoreCase(dn.substr(0, kPrefix.size()), kPrefix)) {
+    const std::string_view value =
+        dn.substr(kPrefix.size(), comma - kPrefix.size());
+    if (std::all_of(value.begin(), value.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+        })) {
+      return AsciiLower(value);
+    }
+  }
+  return AsciiLower(FirstRdnValue(std::string(dn)).value_or(""));
+}
+
 bool IsMessageEntry(const Entry& e) { return !e.All(at::kKey).empty(); }
 bool IsStateEntry(const Entry& e) { return !e.All(at::kUid).empty(); }
 
@@ -947,13 +967,18 @@ StoreResult FolderStore::BodySearches(
 }
 
 void FolderStore::TakeBodies(
-    const std::vector<Entry>& entries,
+    std::vector<Entry>* entries,
     const std::map<std::string, std::uint32_t>& uid_of_key,
     std::map<std::uint32_t, std::string>* raws) {
-  for (const Entry& e : entries) {
-    const auto it =
-        uid_of_key.find(AsciiLower(FirstRdnValue(e.dn).value_or("")));
-    if (it != uid_of_key.end()) (*raws)[it->second] = e.First(at::kRawMessage);
+  for (Entry& e : *entries) {
+    const auto it = uid_of_key.find(KeyOfMessageDn(e.dn));
+    if (it == uid_of_key.end()) continue;
+    for (Attribute& a : e.attributes) {
+      if (EqualsIgnoreCase(a.name, at::kRawMessage) && !a.values.empty()) {
+        (*raws)[it->second] = std::move(a.values.front());
+        break;
+      }
+    }
   }
 }
 
@@ -985,7 +1010,7 @@ StoreResult FolderStore::ReadRawMany(
       bodies_ahead_.clear();
       return Failure(DirOp::kSearch, r, "reading messages of " + folder.dn);
     }
-    TakeBodies(entries, ahead->uid_of_key, raws);
+    TakeBodies(&entries, ahead->uid_of_key, raws);
     for (const auto& k : ahead->uid_of_key) asked.insert(k.second);
     ahead = bodies_ahead_.erase(ahead);
   }
@@ -1012,7 +1037,7 @@ StoreResult FolderStore::ReadRawMany(
       return Failure(DirOp::kSearch, results[i],
                      "reading messages of " + folder.dn);
     }
-    TakeBodies(answers[i], uid_of_keys[i], raws);
+    TakeBodies(&answers[i], uid_of_keys[i], raws);
   }
   return StoreResult::Ok();
 }

@@ -43,10 +43,6 @@ struct BerFree {
   void operator()(BerElement* b) const { ber_free(b, 0); }
 };
 using BerPtr = std::unique_ptr<BerElement, BerFree>;
-struct ValuesFree {
-  void operator()(berval** v) const { ldap_value_free_len(v); }
-};
-using ValuesPtr = std::unique_ptr<berval*, ValuesFree>;
 
 // Results after which this server is no use now but another may be.
 bool IsFailover(int code) {
@@ -698,22 +694,30 @@ DirResult LdapDirectory::Impl::DoSearchMany(
 
 void LdapDirectory::Impl::CollectEntries(LDAP* ld, LDAPMessage* res,
                                          std::vector<Entry>* entries) {
+  // The _ber calls point into the answer instead of copying each value
+  // (a message body of megabytes) into a buffer of its own first.
   for (LDAPMessage* e = ldap_first_entry(ld, res); e != nullptr;
        e = ldap_next_entry(ld, e)) {
-    Entry entry;
-    LdapString dn(ldap_get_dn(ld, e));
-    if (dn) entry.dn = dn.get();
     BerElement* ber_raw = nullptr;
-    for (LdapString name(ldap_first_attribute(ld, e, &ber_raw)); name;
-         name.reset(ldap_next_attribute(ld, e, ber_raw))) {
-      Attribute attr{name.get(), {}};
-      ValuesPtr values(ldap_get_values_len(ld, e, name.get()));
-      for (berval** v = values.get(); v && *v; ++v) {
-        attr.values.emplace_back((*v)->bv_val, (*v)->bv_len);
+    berval dn{};
+    const int rc = ldap_get_dn_ber(ld, e, &ber_raw, &dn);
+    BerPtr ber(ber_raw);
+    if (rc != LDAP_SUCCESS) continue;
+    Entry entry;
+    entry.dn.assign(dn.bv_val, dn.bv_len);
+    berval name{};
+    BerVarray values = nullptr;
+    while (ldap_get_attribute_ber(ld, e, ber.get(), &name, &values) ==
+               LDAP_SUCCESS &&
+           name.bv_val != nullptr) {
+      Attribute attr{std::string(name.bv_val, name.bv_len), {}};
+      for (berval* v = values; v != nullptr && v->bv_val != nullptr; ++v) {
+        attr.values.emplace_back(v->bv_val, v->bv_len);
       }
+      ber_memfree(values);
+      values = nullptr;
       entry.attributes.push_back(std::move(attr));
     }
-    BerPtr ber(ber_raw);
     entries->push_back(std::move(entry));
   }
 }
