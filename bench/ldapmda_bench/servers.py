@@ -118,8 +118,9 @@ class Slapd:
         # slapd logs every operation (loglevel stats, as shipped). On a
         # server that goes to a syslog daemon; on a machine without one
         # (a container: no /dev/log) every syslog() call fails slowly,
-        # which added milliseconds to each operation. Into slapd's log
-        # file instead, it costs what syslog would.
+        # which added milliseconds to each operation. With --debug-level
+        # the launcher sets loglevel 0 and slapd writes the same lines
+        # into its log file only, which costs what syslog would.
         argv = [launcher, "--json", "--private", *(["--fsync"] if fsync else []),
                 "--debug-level", "stats", *args]
         if keep:

@@ -346,8 +346,11 @@ void SlapdServer::SubstituteLocal(std::string& text,
   if (options_.cn_config) {
     ReplaceLine(text, "#olcRootPW:", "olcRootPW: " + stored_admin_password_,
                 file);
+    if (LogsToItsFile())
+      ReplaceLine(text, "olcLogLevel:", "olcLogLevel: 0", file);
   } else {
     ReplaceLine(text, "#rootpw", "rootpw " + stored_admin_password_, file);
+    if (LogsToItsFile()) ReplaceLine(text, "loglevel", "loglevel 0", file);
   }
 }
 
@@ -372,6 +375,7 @@ std::string SlapdServer::ShippedText() const {
   ReplaceAll(text, "/var/lib/ldap", dir_.File("data"), file);
   ReplaceLine(text, "#rootdn", "rootdn " + Quote(admin_dn()), file);
   ReplaceLine(text, "#rootpw", "rootpw " + stored_admin_password_, file);
+  if (LogsToItsFile()) ReplaceLine(text, "loglevel", "loglevel 0", file);
   const std::pair<const char*, const std::string*> tls[] = {
       {"TLSCACertificateFile", &options_.tls_ca_cert_file},
       {"TLSCertificateFile", &options_.tls_cert_file},
@@ -414,6 +418,7 @@ std::string SlapdServer::ConfigText() const {
       << Quote(options_.schema_file.empty() ? std::string(kProjectSchema)
                                             : options_.schema_file)
       << "\n";
+  if (LogsToItsFile()) c << "loglevel 0\n";
   c << "pidfile " << Quote(dir_.File("slapd.pid")) << "\n"
     << "argsfile " << Quote(dir_.File("slapd.args")) << "\n"
     << "modulepath /usr/lib/ldap\n"

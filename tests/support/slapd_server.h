@@ -100,7 +100,11 @@ struct SlapdOptions {
   // them; only a machine crash would not). Set false for timing runs.
   bool dbnosync = true;
   // slapd -d level. "none" keeps quiet but still prints fatal errors;
-  // "0" would hide even those. "stats" logs every operation.
+  // "0" would hide even those. "stats" logs every operation. With any
+  // level but "none" the configuration's loglevel becomes 0: slapd then
+  // logs once, into its log file (as a syslog daemon would), not also
+  // to syslog (on a machine without /dev/log every syslog() call fails
+  // slowly).
   std::string debug_level = "none";
 
   // The passwords of the rootdn, the service DN and the replicator. The
@@ -262,6 +266,8 @@ class SlapdServer {
   // Writes slapd.conf, or runs slapadd -n0 into slapd.d/ (cn_config).
   void WriteConfig();
   std::string ConfigText() const;
+  // debug_level is set: slapd logs only into its log file.
+  bool LogsToItsFile() const { return options_.debug_level != "none"; }
   std::string AccessText() const;
   // kConsumer: the syncrepl (and updateref) lines of the database.
   std::string ConsumerText() const;
