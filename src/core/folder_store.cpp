@@ -1045,18 +1045,19 @@ StoreResult FolderStore::ReadRawMany(
 void FolderStore::ReadAhead(const std::string& name,
                             const std::vector<std::uint32_t>& uids,
                             const std::map<std::uint32_t, std::string>& keys) {
-  const FolderInfo* folder = FindFolder(name);
-  if (folder == nullptr) return;  // ReadRawMany will say
+  const FolderInfo* found = FindFolder(name);
+  if (found == nullptr) return;  // ReadRawMany will say
+  const FolderInfo folder = *found;
   std::vector<SearchRequest> requests;
   std::vector<std::map<std::string, std::uint32_t>> uid_of_keys;
-  if (!BodySearches(*folder, uids, keys, &requests, &uid_of_keys).ok()) return;
+  if (!BodySearches(folder, uids, keys, &requests, &uid_of_keys).ok()) return;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     if (bodies_ahead_.size() == kMaxReadAhead) {
       store_.Forget(bodies_ahead_.front().ticket);
       bodies_ahead_.pop_front();
     }
     bodies_ahead_.push_back(
-        {store_.SendAhead(requests[i]), folder->id, std::move(uid_of_keys[i])});
+        {store_.SendAhead(requests[i]), folder.id, std::move(uid_of_keys[i])});
   }
 }
 

@@ -212,6 +212,22 @@ TEST_F(StoreApiTest, FoldersMessagesFlagsAndTokensThroughTheCInterface) {
           &many),
       LDAPMDA_OK);
   EXPECT_EQ(many, (std::map<std::uint32_t, std::string>{{1, raw}}));
+  // Sent ahead, then read: the same answer; dropped, read afresh.
+  for (const bool forget : {false, true}) {
+    ldapmda_store_read_ahead(store_, "Work", uids, guids, 2);
+    if (forget) ldapmda_store_forget_read_ahead(store_);
+    many.clear();
+    ASSERT_EQ(
+        ldapmda_store_read_many(
+            store_, "Work", uids, nullptr, 1,
+            [](std::uint32_t u, const char* d, std::size_t n, void* ctx) {
+              (*static_cast<std::map<std::uint32_t, std::string>*>(ctx))[u] =
+                  std::string(d, n);
+            },
+            &many),
+        LDAPMDA_OK);
+    EXPECT_EQ(many, (std::map<std::uint32_t, std::string>{{1, raw}}));
+  }
 
   std::uint32_t renumbered = 0;
   ASSERT_EQ(ldapmda_store_renumber(store_, "Work", 1, &renumbered), LDAPMDA_OK);
