@@ -29,6 +29,11 @@
 
 /* don't let a queue of never-read UIDs grow without limit */
 #define LDAPMDA_PREFETCH_MAX 4096
+/* Bounds on what a batch holds in memory: a message known (from the
+   cache) to be bigger than this is not prefetched but read when wanted,
+   and a queue of this many bytes goes ahead whatever its count. */
+#define LDAPMDA_PREFETCH_BIG (1024 * 1024)
+#define LDAPMDA_READ_AHEAD_BYTES (4 * 1024 * 1024)
 
 struct mail *
 ldapmda_mail_alloc(struct mailbox_transaction_context *t,
@@ -100,6 +105,12 @@ static void ldapmda_mailbox_bodies_clear(struct ldapmda_mailbox *mbox)
 	hash_table_clear(mbox->bodies, TRUE);
 }
 
+static void ldapmda_prefetch_clear(struct ldapmda_mailbox *mbox)
+{
+	array_clear(&mbox->prefetch);
+	mbox->prefetch_bytes = 0;
+}
+
 static void ldapmda_mailbox_ahead_clear(struct ldapmda_mailbox *mbox)
 {
 	struct ldapmda_store *store;
@@ -116,7 +127,7 @@ void ldapmda_mailbox_forget_cached(struct ldapmda_mailbox *mbox)
 {
 	ldapmda_mailbox_bodies_clear(mbox);
 	ldapmda_mailbox_ahead_clear(mbox);
-	array_clear(&mbox->prefetch);
+	ldapmda_prefetch_clear(mbox);
 	mbox->meta_valid = FALSE;
 }
 
@@ -285,7 +296,7 @@ ldapmda_mailbox_get_body(struct ldapmda_mailbox *mbox, struct mail *_mail,
 		t_array_init(&batch, array_count(&mbox->prefetch) + 1);
 		if (hash_table_lookup(mbox->ahead, POINTER_CAST(uid)) == NULL) {
 			array_append_array(&batch, &mbox->prefetch);
-			array_clear(&mbox->prefetch);
+			ldapmda_prefetch_clear(mbox);
 		}
 		ldapmda_prefetch_item(_mail, array_append_space(&batch));
 		prefetch_batch(&batch, &uids, &guids);
@@ -331,7 +342,8 @@ static void ldapmda_mailbox_read_ahead(struct ldapmda_mailbox *mbox)
 	unsigned int at = I_MAX(I_MIN(window / 2, I_MAX(8U, window / 16)), 1U);
 	const uint32_t *uid;
 
-	if (array_count(&mbox->prefetch) < at || window < 2)
+	if (window < 2 || (array_count(&mbox->prefetch) < at &&
+			   mbox->prefetch_bytes < LDAPMDA_READ_AHEAD_BYTES))
 		return;
 	if (hash_table_count(mbox->ahead) >= LDAPMDA_PREFETCH_MAX) {
 		/* sent and never read: drop them */
@@ -349,7 +361,7 @@ static void ldapmda_mailbox_read_ahead(struct ldapmda_mailbox *mbox)
 					  POINTER_CAST(*uid));
 		}
 	} T_END;
-	array_clear(&mbox->prefetch);
+	ldapmda_prefetch_clear(mbox);
 }
 
 static bool ldapmda_mail_prefetch(struct mail *_mail)
@@ -358,7 +370,8 @@ static bool ldapmda_mail_prefetch(struct mail *_mail)
 	struct ldapmda_mailbox *mbox = LDAPMDA_MAILBOX(_mail->box);
 	uint32_t uid = _mail->uid;
 	bool need_bytes = mail->data.access_part != 0;
-	uoff_t vsize;
+	bool sized;
+	uoff_t vsize = 0;
 
 	if (!need_bytes &&
 	    (mail->data.wanted_fields & MAIL_FETCH_VIRTUAL_SIZE) != 0) {
@@ -374,14 +387,20 @@ static bool ldapmda_mail_prefetch(struct mail *_mail)
 		/* nothing to read from the store */
 		return TRUE;
 	}
+	sized = index_mail_get_cached_virtual_size(mail, &vsize);
+	if (sized && vsize > LDAPMDA_PREFETCH_BIG) {
+		/* read when wanted, not held in a batch */
+		return TRUE;
+	}
 	/* The bytes will be wanted: queue the UID (unless its search went
 	   ahead already) and report "not ready", so the search prefetches
 	   the next mails too. Half a window queued goes ahead. */
 	if (array_count(&mbox->prefetch) >= LDAPMDA_PREFETCH_MAX)
-		array_clear(&mbox->prefetch);
+		ldapmda_prefetch_clear(mbox);
 	if (hash_table_lookup(mbox->ahead, POINTER_CAST(uid)) == NULL) {
 		ldapmda_prefetch_item(_mail,
 				      array_append_space(&mbox->prefetch));
+		mbox->prefetch_bytes += vsize;
 		ldapmda_mailbox_read_ahead(mbox);
 	}
 	return FALSE;

@@ -93,6 +93,7 @@ struct ldapmda_mailbox {
 	   for yet), those whose searches were sent ahead (UID -> UID), and
 	   bodies read and not yet taken by their mail */
 	ARRAY_TYPE(ldapmda_prefetch) prefetch;
+	uoff_t prefetch_bytes; /* of `prefetch`, as far as the cache knows */
 	HASH_TABLE(void *, void *) ahead;
 	HASH_TABLE(void *, buffer_t *) bodies;
 

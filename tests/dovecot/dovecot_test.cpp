@@ -586,6 +586,42 @@ TEST_F(DovecotTest, CorpusComesOutByteExactOverImapAndPop3) {
                              << ::testing::PrintToString(wrong);
 }
 
+// A message bigger than a prefetch batch should hold (1 MiB) among small
+// ones: once its size is in Dovecot's cache it is read on its own when
+// wanted, not held in a batch; every message still comes out byte-exact,
+// in both the first FETCH (sizes not cached yet) and the next.
+TEST_F(DovecotTest, ABigMessageAmongSmallOnesComesOutByteExact) {
+  std::map<std::string, std::string> by_key;
+  for (int i = 0; i < 12; ++i) {
+    std::string raw = "Subject: message " + std::to_string(i) + "\n\n";
+    const std::size_t body = i == 5 ? 3 * 1024 * 1024 : 2000;
+    for (std::size_t n = 0; raw.size() < body; ++n) {
+      raw += "line " + std::to_string(n) + " of message " + std::to_string(i) +
+             "\n";
+    }
+    Store("alice@example.com", raw);
+    by_key[Key("alice@example.com", raw)] = raw;
+  }
+  DovecotServer& dovecot = Dovecot();
+  const Session imap = Imap(dovecot.imap_port(), "alice",
+                            {{"select", "INBOX"}, {"fetch"}, {"fetch"}});
+  ASSERT_EQ(Status(imap.login), "OK");
+  ASSERT_EQ(Status(imap[0]), "OK");
+  for (std::size_t step = 1; step <= 2; ++step) {
+    ASSERT_EQ(Status(imap[step]), "OK");
+    const std::vector<Fetched> fetched = Messages(imap[step]);
+    ASSERT_EQ(fetched.size(), by_key.size()) << "FETCH " << step;
+    for (const Fetched& f : fetched) {
+      const auto it = by_key.find(f.guid);
+      ASSERT_NE(it, by_key.end()) << f.guid;
+      const std::string sent = ImapForm(it->second);
+      EXPECT_EQ(f.length, static_cast<long long>(sent.size()))
+          << "FETCH " << step << ", UID " << f.uid;
+      EXPECT_EQ(f.sha256, Sha(sent)) << "FETCH " << step << ", UID " << f.uid;
+    }
+  }
+}
+
 // Folders are entries: one made by a delivery to alice+lists@ is listed,
 // and IMAP CREATE, RENAME and DELETE change the directory. A renamed
 // folder keeps its identifier, so the extension keeps feeding it.
