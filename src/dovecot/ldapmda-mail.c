@@ -331,7 +331,8 @@ ldapmda_mailbox_get_body(struct ldapmda_mailbox *mbox, struct mail *_mail,
 
 /* Sends the queue's searches ahead once half a prefetch window has
    queued up: at most 8 messages for a small window, a sixteenth of a big
-   one (so that about 16 searches wait, well within the store's 64). */
+   one (so that about 16 searches wait, well within the store's 64); or
+   once the queue holds LDAPMDA_READ_AHEAD_BYTES. */
 static void ldapmda_mailbox_read_ahead(struct ldapmda_mailbox *mbox)
 {
 	struct mailbox *box = &mbox->box;
@@ -400,7 +401,7 @@ static bool ldapmda_mail_prefetch(struct mail *_mail)
 	if (hash_table_lookup(mbox->ahead, POINTER_CAST(uid)) == NULL) {
 		ldapmda_prefetch_item(_mail,
 				      array_append_space(&mbox->prefetch));
-		mbox->prefetch_bytes += vsize;
+		mbox->prefetch_bytes += sized ? vsize : 0;
 		ldapmda_mailbox_read_ahead(mbox);
 	}
 	return FALSE;
