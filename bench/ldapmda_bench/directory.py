@@ -7,7 +7,6 @@ when ldapmda's write concern is on. Each compares with its reference in
 the same run, interleaved."""
 
 import os
-import time
 
 from .common import (ADMIN_DN, MAILBOX_DN, PEOPLE_DN, RECIPIENT, ROOT, SENDER,
                      SERVICE_DN, die, log, median, read, spawn_timed)
@@ -242,11 +241,8 @@ class DirectoryCases:
         # Wait until the replica has the last one.
         last = search_entry(n - 1).split(b"\n", 1)[0].decode()[4:]
         poller = LdapPoller(info["replica_port"], ADMIN_DN, info["admin_password"])
-        deadline = time.monotonic() + 120
-        while not poller.exists(last):
-            if time.monotonic() > deadline:
-                die("the search replica did not catch up within 120 s")
-            time.sleep(0.05)
+        poller.wait_for(last, 120, "the search replica did not catch up",
+                        interval=0.05)
         poller.close()
         sides = {"replica": (info["replica_uri"], info["admin_pw_file"]),
                  "all indexes": (every.info["uri"], every.info["admin_pw_file"]),

@@ -568,14 +568,14 @@ unset multiplot
                          f"another folder open ({ratio['reselect']:.2f}×; "
                          f"target ≤ 1.5×: {met(ratio['reselect'] <= 1.5)})")
             text += (
-                f". Dovecot answers from its index in both cases; the "
-                f"plugin asks the directory what changed since the index's "
-                f"token (the folder entry and the contextCSN in one round "
-                f"trip, then one search on entryCSN), and a new session "
-                f"first opens its store: the driver's first use in a new "
-                f"imap process, a connection, a bind, the user's lookup and "
-                f"one round trip for the root DSE, the folders and the "
-                f"contextCSN. Maildir reads a few local files instead.")
+                ". Dovecot answers from its index in both cases; the "
+                "plugin asks the directory what changed since the index's "
+                "token (the folder entry and the contextCSN in one round "
+                "trip, then one search on entryCSN), and a new session "
+                "first opens its store: the driver's first use in a new "
+                "imap process, a connection, a bind, the user's lookup and "
+                "one round trip for the root DSE, the folders and the "
+                "contextCSN. Maildir reads a few local files instead.")
             if "login_select" in f:
                 text += (
                     f" What a client waits for in a new session, the "

@@ -86,6 +86,15 @@ class LdapPoller:
         tag, content, _ = _parse(seq, pos)  # protocolOp
         return tag, content
 
+    def wait_for(self, dn, seconds, what, interval=0.1):
+        """Polls until `dn` exists; dies with "`what` within N s" after
+        `seconds`."""
+        deadline = time.monotonic() + seconds
+        while not self.exists(dn):
+            if time.monotonic() > deadline:
+                die(f"{what} within {seconds} s")
+            time.sleep(interval)
+
     def exists(self, dn):
         self._send(_tlv(0x63, _tlv(0x04, dn.encode()) + _int(0x0A, 0)
                         + _int(0x0A, 0) + _int(0x02, 0) + _int(0x02, 0)
@@ -277,10 +286,6 @@ passdb {{
         info = pair.info
         uris = [info["uri"], info["node2_uri"]]
         poller = LdapPoller(info["node2_port"], ADMIN_DN, info["admin_password"])
-        deadline = time.monotonic() + 60
-        while not poller.exists(INBOX_DN):
-            if time.monotonic() > deadline:
-                die("node 2 did not replicate the base entries within 60 s")
-            time.sleep(0.1)
+        poller.wait_for(INBOX_DN, 60, "node 2 did not replicate the base entries")
         log(f"  node 1 {uris[0]}, node 2 {uris[1]}: in sync")
         return uris, pair, poller
